@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+#[path = "../fuzz/bodies/segment_open.rs"]
+mod segment_open;
 #[path = "../fuzz/bodies/wal_replay.rs"]
 mod wal_replay;
 
@@ -24,4 +26,9 @@ fn replay_seeds(target: &str, body: fn(&[u8])) -> usize {
 #[test]
 fn wal_replay_seeds() {
     assert!(replay_seeds("wal_replay", wal_replay::run) >= 3);
+}
+
+#[test]
+fn segment_open_seeds() {
+    assert!(replay_seeds("segment_open", segment_open::run) >= 1);
 }

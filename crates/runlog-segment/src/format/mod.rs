@@ -1,0 +1,56 @@
+//! The byte layout of a segment file, one structure per module:
+//!
+//! ```text
+//! segment := header chunk* footer trailer
+//! ```
+//!
+//! `docs/format-segment.md` draws every structure byte by byte.
+
+pub(crate) mod chunk;
+pub(crate) mod footer;
+pub(crate) mod header;
+pub(crate) mod trailer;
+
+/// The format version this build writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The most points one chunk may hold.
+pub const MAX_CHUNK_POINTS: usize = 1 << 20;
+
+/// Little-endian fields read one after another from a byte slice, refusing
+/// to read past its end.
+#[derive(Debug)]
+pub(crate) struct FieldReader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> FieldReader<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> FieldReader<'a> {
+        FieldReader { bytes, pos: 0 }
+    }
+
+    /// Bytes read so far.
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    pub(crate) fn take(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(len)?;
+        let field = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(field)
+    }
+
+    pub(crate) fn u32(&mut self) -> Option<u32> {
+        let mut le = [0u8; 4];
+        le.copy_from_slice(self.take(4)?);
+        Some(u32::from_le_bytes(le))
+    }
+
+    pub(crate) fn u64(&mut self) -> Option<u64> {
+        let mut le = [0u8; 8];
+        le.copy_from_slice(self.take(8)?);
+        Some(u64::from_le_bytes(le))
+    }
+}

@@ -1,0 +1,253 @@
+//! Reading a segment: open by its footer, decode chunks on demand.
+
+use std::fs::File;
+use std::ops::RangeBounds;
+use std::path::{Path, PathBuf};
+
+use memmap2::Mmap;
+
+use crate::columns::Columns;
+use crate::error::Corruption;
+use crate::format::FORMAT_VERSION;
+use crate::format::chunk::{self, ChunkError};
+use crate::format::footer::{self, ChunkMeta, SeriesMeta};
+use crate::format::header::{self, HEADER_LEN, HeaderError};
+use crate::format::trailer::{TRAILER_LEN, Trailer};
+use crate::stats::Stats;
+use crate::{Error, Result, SeriesId, mmap};
+
+/// The bytes of a segment: a read-only map of the file, or bytes in memory.
+#[derive(Debug)]
+enum Backing {
+    Mapped(Mmap),
+    Owned(Vec<u8>),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(map) => map,
+            Backing::Owned(bytes) => bytes,
+        }
+    }
+}
+
+/// An open segment: its index is in memory, its data is read on demand.
+#[derive(Debug)]
+pub struct SegmentReader {
+    path: PathBuf,
+    backing: Backing,
+    series: Vec<SeriesMeta>,
+    chunks: Vec<ChunkMeta>,
+}
+
+impl SegmentReader {
+    /// Maps the segment at `path` and reads and checks its header, trailer
+    /// and footer; no chunk is read.
+    pub fn open(path: impl AsRef<Path>) -> Result<SegmentReader> {
+        let path = path.as_ref();
+        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        if len < (HEADER_LEN + TRAILER_LEN) as u64 {
+            return Err(corrupt(path, 0, Corruption::TooShort { len }));
+        }
+        let map = mmap::map(&file).map_err(|e| Error::io("map", path, e))?;
+        SegmentReader::from_backing(path.to_path_buf(), Backing::Mapped(map))
+    }
+
+    /// Reads a segment held in memory; `name` stands for its path in errors.
+    pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<SegmentReader> {
+        SegmentReader::from_backing(name.into(), Backing::Owned(bytes))
+    }
+
+    fn from_backing(path: PathBuf, backing: Backing) -> Result<SegmentReader> {
+        let bytes = backing.bytes();
+        let len = bytes.len();
+        if len < HEADER_LEN + TRAILER_LEN {
+            return Err(corrupt(&path, 0, Corruption::TooShort { len: len as u64 }));
+        }
+        match header::check(bytes) {
+            Ok(()) => {}
+            Err(HeaderError::Corrupt(kind)) => return Err(corrupt(&path, 0, kind)),
+            Err(HeaderError::UnsupportedVersion(found)) => {
+                return Err(Error::UnsupportedVersion {
+                    file: path,
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+        }
+        let trailer_at = len - TRAILER_LEN;
+        let mut trailer_bytes = [0u8; TRAILER_LEN];
+        trailer_bytes.copy_from_slice(&bytes[trailer_at..]);
+        let trailer = Trailer::decode(&trailer_bytes)
+            .map_err(|kind| corrupt(&path, trailer_at as u64, kind))?;
+        let footer_end = trailer.footer_offset.checked_add(trailer.footer_len);
+        if trailer.footer_offset < HEADER_LEN as u64 || footer_end != Some(trailer_at as u64) {
+            return Err(corrupt(
+                &path,
+                trailer_at as u64,
+                Corruption::Structure("footer does not end where the trailer starts"),
+            ));
+        }
+        let footer_bytes = &bytes[trailer.footer_offset as usize..trailer_at];
+        let got = crc32fast::hash(footer_bytes);
+        if got != trailer.footer_crc {
+            return Err(corrupt(
+                &path,
+                trailer.footer_offset,
+                Corruption::ChecksumMismatch {
+                    expected: trailer.footer_crc,
+                    got,
+                },
+            ));
+        }
+        let footer = footer::decode(footer_bytes, trailer.footer_offset)
+            .map_err(|(at, kind)| corrupt(&path, trailer.footer_offset + at, kind))?;
+        Ok(SegmentReader {
+            path,
+            backing,
+            series: footer.series,
+            chunks: footer.chunks,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Size of the file in bytes.
+    pub fn file_len(&self) -> u64 {
+        self.backing.bytes().len() as u64
+    }
+
+    /// The series in the segment, ascending by id.
+    pub fn series(&self) -> &[SeriesMeta] {
+        &self.series
+    }
+
+    /// The ids of the series in the segment, ascending.
+    pub fn series_ids(&self) -> impl Iterator<Item = SeriesId> + '_ {
+        self.series.iter().map(|s| s.id)
+    }
+
+    fn find(&self, id: SeriesId) -> Option<&SeriesMeta> {
+        self.series
+            .binary_search_by_key(&id, |s| s.id)
+            .ok()
+            .map(|index| &self.series[index])
+    }
+
+    /// Statistics of series `id` over all its points, without reading data.
+    pub fn stats(&self, id: SeriesId) -> Option<Stats> {
+        self.find(id).map(|s| s.stats)
+    }
+
+    /// The chunks of series `id`, in step order.
+    pub fn chunks(&self, id: SeriesId) -> &[ChunkMeta] {
+        self.find(id)
+            .map_or(&[][..], |s| &self.chunks[s.chunks.clone()])
+    }
+
+    /// Every chunk in the file, in file order.
+    pub fn all_chunks(&self) -> &[ChunkMeta] {
+        &self.chunks
+    }
+
+    /// The bytes of `chunk`: its three columns, each starting with its codec
+    /// tag (the footer checked that they lie inside the file).
+    pub fn chunk_bytes(&self, chunk: &ChunkMeta) -> &[u8] {
+        let start = chunk.offset as usize;
+        &self.backing.bytes()[start..start + chunk.len as usize]
+    }
+
+    /// Checks `chunk`'s CRC and statistics and appends its points to `out`
+    /// (left unchanged on error).
+    pub fn read_chunk(&self, chunk: &ChunkMeta, out: &mut Columns) -> Result<()> {
+        chunk::decode(self.chunk_bytes(chunk), chunk, out).map_err(|e| match e {
+            ChunkError::Corrupt(at, kind) => corrupt(&self.path, chunk.offset + at, kind),
+            ChunkError::UnknownCodec(at, tag) => Error::UnknownCodec {
+                file: self.path.clone(),
+                offset: chunk.offset + at,
+                tag,
+            },
+        })
+    }
+
+    /// Every point of series `id`, in order; `None` if the segment does not
+    /// hold the series.
+    pub fn read_series(&self, id: SeriesId) -> Result<Option<Columns>> {
+        self.read_steps(id, ..)
+    }
+
+    /// The points of series `id` whose step lies in `steps`, in order,
+    /// decoding only the chunks whose step range meets `steps`; `None` if
+    /// the segment does not hold the series.
+    pub fn read_steps(
+        &self,
+        id: SeriesId,
+        steps: impl RangeBounds<i64>,
+    ) -> Result<Option<Columns>> {
+        let mut out = Columns::default();
+        Ok(self.read_steps_into(id, steps, &mut out)?.then_some(out))
+    }
+
+    /// Like [`SegmentReader::read_steps`], appending to `out` (so a caller
+    /// can reuse its buffers); returns whether the segment holds the series.
+    pub fn read_steps_into(
+        &self,
+        id: SeriesId,
+        steps: impl RangeBounds<i64>,
+        out: &mut Columns,
+    ) -> Result<bool> {
+        let Some(series) = self.find(id) else {
+            return Ok(false);
+        };
+        let chunks = &self.chunks[series.chunks.clone()];
+        let meeting =
+            |chunk: &&ChunkMeta| overlaps(&steps, chunk.stats.first_step, chunk.stats.last_step);
+        let at_most: u64 = chunks.iter().filter(meeting).map(|c| c.stats.count).sum();
+        out.reserve(at_most as usize);
+        let mut partial = Columns::default();
+        for chunk in chunks.iter().filter(meeting) {
+            let (first, last) = (chunk.stats.first_step, chunk.stats.last_step);
+            if steps.contains(&first) && steps.contains(&last) {
+                self.read_chunk(chunk, out)?;
+            } else {
+                partial.clear();
+                self.read_chunk(chunk, &mut partial)?;
+                let range = partial.step_range(&steps);
+                out.extend_from(&partial, range);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Whether `range` meets `first..=last`.
+fn overlaps(range: &impl RangeBounds<i64>, first: i64, last: i64) -> bool {
+    use std::ops::Bound;
+    let starts_before_end = match range.start_bound() {
+        Bound::Included(&s) => s <= last,
+        Bound::Excluded(&s) => s < last,
+        Bound::Unbounded => true,
+    };
+    let ends_after_start = match range.end_bound() {
+        Bound::Included(&e) => e >= first,
+        Bound::Excluded(&e) => e > first,
+        Bound::Unbounded => true,
+    };
+    starts_before_end && ends_after_start
+}
+
+fn corrupt(path: &Path, offset: u64, kind: Corruption) -> Error {
+    Error::Corrupt {
+        file: path.to_path_buf(),
+        offset,
+        kind,
+    }
+}

@@ -1,0 +1,201 @@
+//! Statistics kept for every chunk and every series, so that count, first,
+//! last, min and max are answered without decoding data.
+//!
+//! NaN rule: `min` and `max` are taken over the values that are not NaN, in
+//! IEEE total order (so `-0.0 < +0.0`); a NaN never replaces them. If every
+//! value is NaN, `min` and `max` are NaN. `first_value` and `last_value` are
+//! the first and last points' values as logged, NaN included, bit for bit.
+
+use std::cmp::Ordering;
+
+/// Encoded size of [`Stats`] in bytes.
+pub const STATS_LEN: usize = 88;
+
+/// Statistics of a run of points in series order.
+#[derive(Clone, Copy, Debug)]
+pub struct Stats {
+    /// Number of points (at least 1).
+    pub count: u64,
+    /// Step of the first point (the smallest step).
+    pub first_step: i64,
+    /// Step of the last point (the largest step).
+    pub last_step: i64,
+    /// Timestamp of the first point, ms.
+    pub first_timestamp: i64,
+    /// Timestamp of the last point, ms.
+    pub last_timestamp: i64,
+    /// Smallest timestamp, ms.
+    pub min_timestamp: i64,
+    /// Largest timestamp, ms.
+    pub max_timestamp: i64,
+    /// Value of the first point.
+    pub first_value: f64,
+    /// Value of the last point: the latest value (largest step, ties: last
+    /// logged).
+    pub last_value: f64,
+    /// Smallest value that is not NaN (NaN if all are).
+    pub min: f64,
+    /// Largest value that is not NaN (NaN if all are).
+    pub max: f64,
+}
+
+impl PartialEq for Stats {
+    /// Values compare bit for bit, so NaN stats equal themselves.
+    fn eq(&self, other: &Stats) -> bool {
+        self.encode() == other.encode()
+    }
+}
+
+impl Eq for Stats {}
+
+/// The smaller of two values under the NaN rule.
+fn min_ignoring_nan(a: f64, b: f64) -> f64 {
+    match (a.is_nan(), b.is_nan()) {
+        (true, _) => b,
+        (_, true) => a,
+        _ if b.total_cmp(&a) == Ordering::Less => b,
+        _ => a,
+    }
+}
+
+/// The larger of two values under the NaN rule.
+fn max_ignoring_nan(a: f64, b: f64) -> f64 {
+    match (a.is_nan(), b.is_nan()) {
+        (true, _) => b,
+        (_, true) => a,
+        _ if b.total_cmp(&a) == Ordering::Greater => b,
+        _ => a,
+    }
+}
+
+impl Stats {
+    /// The statistics of one point.
+    pub fn of_point(step: i64, timestamp: i64, value: f64) -> Stats {
+        Stats {
+            count: 1,
+            first_step: step,
+            last_step: step,
+            first_timestamp: timestamp,
+            last_timestamp: timestamp,
+            min_timestamp: timestamp,
+            max_timestamp: timestamp,
+            first_value: value,
+            last_value: value,
+            min: value,
+            max: value,
+        }
+    }
+
+    /// The statistics of the points given as columns (of equal length), or
+    /// `None` if there are none.
+    pub fn of(steps: &[i64], timestamps: &[i64], values: &[f64]) -> Option<Stats> {
+        let last = steps.len().checked_sub(1)?;
+        let mut stats = Stats::of_point(steps[0], timestamps[0], values[0]);
+        stats.count = steps.len() as u64;
+        stats.last_step = steps[last];
+        stats.last_timestamp = timestamps[last];
+        stats.last_value = values[last];
+        for &timestamp in timestamps {
+            stats.min_timestamp = stats.min_timestamp.min(timestamp);
+            stats.max_timestamp = stats.max_timestamp.max(timestamp);
+        }
+        for &value in values {
+            stats.min = min_ignoring_nan(stats.min, value);
+            stats.max = max_ignoring_nan(stats.max, value);
+        }
+        Some(stats)
+    }
+
+    /// Adds one point that comes after all points counted so far.
+    pub fn push(&mut self, step: i64, timestamp: i64, value: f64) {
+        self.merge(&Stats::of_point(step, timestamp, value));
+    }
+
+    /// Adds the points of `later`, which come after all points counted so far.
+    pub fn merge(&mut self, later: &Stats) {
+        self.count += later.count;
+        self.last_step = later.last_step;
+        self.last_timestamp = later.last_timestamp;
+        self.last_value = later.last_value;
+        self.min_timestamp = self.min_timestamp.min(later.min_timestamp);
+        self.max_timestamp = self.max_timestamp.max(later.max_timestamp);
+        self.min = min_ignoring_nan(self.min, later.min);
+        self.max = max_ignoring_nan(self.max, later.max);
+    }
+
+    /// The 88-byte little-endian encoding: count, first/last step,
+    /// first/last/min/max timestamp, first/last/min/max value (IEEE bits).
+    pub fn encode(&self) -> [u8; STATS_LEN] {
+        let words: [u64; 11] = [
+            self.count,
+            self.first_step as u64,
+            self.last_step as u64,
+            self.first_timestamp as u64,
+            self.last_timestamp as u64,
+            self.min_timestamp as u64,
+            self.max_timestamp as u64,
+            self.first_value.to_bits(),
+            self.last_value.to_bits(),
+            self.min.to_bits(),
+            self.max.to_bits(),
+        ];
+        let mut out = [0u8; STATS_LEN];
+        for (slot, word) in out.chunks_exact_mut(8).zip(words) {
+            slot.copy_from_slice(&word.to_le_bytes());
+        }
+        out
+    }
+
+    /// Decodes [`Stats::encode`]'s bytes.
+    pub fn decode(bytes: &[u8; STATS_LEN]) -> Stats {
+        let mut words = [0u64; 11];
+        for (word, slot) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            let mut le = [0u8; 8];
+            le.copy_from_slice(slot);
+            *word = u64::from_le_bytes(le);
+        }
+        Stats {
+            count: words[0],
+            first_step: words[1] as i64,
+            last_step: words[2] as i64,
+            first_timestamp: words[3] as i64,
+            last_timestamp: words[4] as i64,
+            min_timestamp: words[5] as i64,
+            max_timestamp: words[6] as i64,
+            first_value: f64::from_bits(words[7]),
+            last_value: f64::from_bits(words[8]),
+            min: f64::from_bits(words[9]),
+            max: f64::from_bits(words[10]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nan_does_not_poison_min_and_max() {
+        let stats = Stats::of(&[0, 1, 2], &[5, 4, 6], &[f64::NAN, 2.0, -1.0]).unwrap();
+        assert_eq!(stats.min, -1.0);
+        assert_eq!(stats.max, 2.0);
+        assert!(stats.first_value.is_nan());
+        assert_eq!(stats.last_value, -1.0);
+        assert_eq!((stats.min_timestamp, stats.max_timestamp), (4, 6));
+        let all_nan = Stats::of(&[0], &[0], &[f64::NAN]).unwrap();
+        assert!(all_nan.min.is_nan() && all_nan.max.is_nan());
+    }
+
+    #[test]
+    fn negative_zero_sorts_below_positive_zero() {
+        let stats = Stats::of(&[0, 1], &[0, 0], &[0.0, -0.0]).unwrap();
+        assert_eq!(stats.min.to_bits(), (-0.0f64).to_bits());
+        assert_eq!(stats.max.to_bits(), 0.0f64.to_bits());
+    }
+
+    #[test]
+    fn encoding_round_trips_bit_for_bit() {
+        let stats = Stats::of(&[-3, 9], &[i64::MIN, i64::MAX], &[-0.0, f64::INFINITY]).unwrap();
+        assert_eq!(Stats::decode(&stats.encode()), stats);
+    }
+}

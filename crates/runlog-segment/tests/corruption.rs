@@ -1,0 +1,129 @@
+//! Every truncation and every single-bit flip of a small segment: opening or
+//! reading fails with an error naming the file and offset (for a flip inside
+//! a chunk, an error on that chunk only), never a panic, never a wrong value.
+
+use runlog_segment::{Columns, Corruption, Error, SegmentOptions, SegmentReader, SegmentWriter};
+
+/// A small segment of three series over several chunks, its bytes, and the
+/// points of each series.
+fn small_segment() -> (Vec<u8>, Vec<(u64, Columns)>) {
+    let mut data = Vec::new();
+    for (id, n) in [(3u64, 40usize), (7, 1), (11, 25)] {
+        let mut points = Columns::default();
+        for i in 0..n as i64 {
+            let value = if i % 7 == 3 {
+                f64::NAN
+            } else {
+                (i as f64).sqrt() * id as f64
+            };
+            points.push(i * 3 - 10, 1_700_000_000_000 + 100 * i + i % 5, value);
+        }
+        data.push((id, points));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.seg");
+    let options = SegmentOptions {
+        chunk_points: 16,
+        ..SegmentOptions::default()
+    };
+    let mut writer = SegmentWriter::create(&path, options).unwrap();
+    for (id, points) in &data {
+        writer
+            .append(*id, &points.steps, &points.timestamps, &points.values)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    (std::fs::read(&path).unwrap(), data)
+}
+
+const NAME: &str = "damaged.seg";
+
+/// Opens `bytes` and reads every series; returns the first error, after
+/// checking that whatever was read is exactly what was written.
+fn read_everything(bytes: Vec<u8>, data: &[(u64, Columns)]) -> Result<(), Error> {
+    let reader = SegmentReader::from_bytes(NAME, bytes)?;
+    let mut first_error = None;
+    for (id, points) in data {
+        match reader.read_series(*id) {
+            Ok(Some(read)) => assert_eq!(&read, points, "series {id} read wrong values"),
+            Ok(None) => panic!("series {id} vanished without an error"),
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+fn assert_names_the_file(error: &Error) {
+    match error {
+        Error::Corrupt { file, .. } | Error::UnknownCodec { file, .. } => {
+            assert_eq!(file.to_str(), Some(NAME));
+        }
+        Error::UnsupportedVersion { .. } => panic!("a damaged file is not a newer version"),
+        other => panic!("unexpected error {other:?}"),
+    }
+}
+
+#[test]
+fn every_truncation_is_refused() {
+    let (bytes, data) = small_segment();
+    read_everything(bytes.clone(), &data).expect("the intact file reads");
+    for cut in 0..bytes.len() {
+        let error = read_everything(bytes[..cut].to_vec(), &data)
+            .expect_err("a truncated segment never reads as whole");
+        assert_names_the_file(&error);
+    }
+}
+
+#[test]
+fn every_bit_flip_is_detected_where_it_is() {
+    let (bytes, data) = small_segment();
+    let intact = SegmentReader::from_bytes(NAME, bytes.clone()).unwrap();
+    let chunks: Vec<_> = intact.all_chunks().to_vec();
+    for bit in 0..bytes.len() * 8 {
+        let mut damaged = bytes.clone();
+        damaged[bit / 8] ^= 1 << (bit % 8);
+        let at = (bit / 8) as u64;
+        let error = read_everything(damaged.clone(), &data)
+            .expect_err("every byte is covered by a checksum");
+        assert_names_the_file(&error);
+        if let Some(chunk) = chunks
+            .iter()
+            .find(|c| (c.offset..c.offset + u64::from(c.len)).contains(&at))
+        {
+            // The footer is intact: the file opens, and only the damaged
+            // chunk fails, at its own offset.
+            let reader = SegmentReader::from_bytes(NAME, damaged).expect("footer intact");
+            match reader.read_chunk(chunk, &mut Columns::default()) {
+                Err(Error::Corrupt {
+                    offset,
+                    kind: Corruption::ChecksumMismatch { .. },
+                    ..
+                }) => assert_eq!(offset, chunk.offset, "bit {bit}"),
+                other => panic!("bit {bit}: {other:?}"),
+            }
+            for other in chunks.iter().filter(|c| c.offset != chunk.offset) {
+                reader
+                    .read_chunk(other, &mut Columns::default())
+                    .unwrap_or_else(|e| panic!("bit {bit}: intact chunk failed: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn an_intact_header_of_a_newer_version_is_refused_as_such() {
+    let (mut bytes, _) = small_segment();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+    let crc = crc32fast::hash(&bytes[..12]);
+    bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+    match SegmentReader::from_bytes(NAME, bytes) {
+        Err(Error::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,313 @@
+//! Arbitrary series written to a segment read back bit for bit, whole and by
+//! step range, with statistics equal to ones computed naively here.
+
+use std::collections::BTreeMap;
+
+use proptest::prelude::*;
+use runlog_segment::{Columns, SegmentOptions, SegmentReader, SegmentWriter, SeriesId};
+
+/// A value of any kind, weighted towards the awkward ones.
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        3 => any::<f32>().prop_map(f64::from),
+        2 => any::<u64>().prop_map(f64::from_bits),
+        1 => prop_oneof![
+            Just(f64::NAN),
+            Just(f64::from_bits(0x7FF4_0000_0000_1234)),
+            Just(f64::from_bits(0xFFF8_0000_0000_0001)),
+            Just(f64::INFINITY),
+            Just(f64::NEG_INFINITY),
+            Just(-0.0),
+            Just(0.0),
+            Just(5e-324),
+            Just(-2.2250738585072e-310),
+        ],
+        1 => (-100i64..100).prop_map(|i| i as f64),
+    ]
+}
+
+/// Points of one series: steps sorted (negative, repeated, huge gaps).
+fn series() -> impl Strategy<Value = Columns> {
+    let step_gaps = prop_oneof![
+        4 => 0i64..3,
+        1 => Just(0i64),
+        1 => 0i64..(1 << 40),
+    ];
+    prop::collection::vec((step_gaps, any::<i64>(), value()), 0..300)
+        .prop_flat_map(|points| (any::<i64>().prop_map(|s| s >> 2), Just(points)))
+        .prop_map(|(start, points)| {
+            let mut columns = Columns::default();
+            let mut step = start;
+            for (gap, timestamp, value) in points {
+                step = step.saturating_add(gap);
+                columns.push(step, timestamp, value);
+            }
+            columns
+        })
+}
+
+/// The statistics of `points`, computed the obvious way.
+struct Naive {
+    count: u64,
+    first: (i64, i64, u64),
+    last: (i64, i64, u64),
+    min_timestamp: i64,
+    max_timestamp: i64,
+    min: Option<f64>,
+    max: Option<f64>,
+}
+
+fn naive(points: &Columns) -> Naive {
+    let n = points.len() - 1;
+    let numbers: Vec<f64> = points
+        .values
+        .iter()
+        .copied()
+        .filter(|v| !v.is_nan())
+        .collect();
+    let mut sorted = numbers.clone();
+    sorted.sort_by(f64::total_cmp);
+    Naive {
+        count: points.len() as u64,
+        first: (
+            points.steps[0],
+            points.timestamps[0],
+            points.values[0].to_bits(),
+        ),
+        last: (
+            points.steps[n],
+            points.timestamps[n],
+            points.values[n].to_bits(),
+        ),
+        min_timestamp: *points.timestamps.iter().min().unwrap(),
+        max_timestamp: *points.timestamps.iter().max().unwrap(),
+        min: sorted.first().copied(),
+        max: sorted.last().copied(),
+    }
+}
+
+fn check_stats(stats: runlog_segment::Stats, points: &Columns) -> Result<(), TestCaseError> {
+    let expected = naive(points);
+    prop_assert_eq!(stats.count, expected.count);
+    prop_assert_eq!(
+        (
+            stats.first_step,
+            stats.first_timestamp,
+            stats.first_value.to_bits()
+        ),
+        expected.first
+    );
+    prop_assert_eq!(
+        (
+            stats.last_step,
+            stats.last_timestamp,
+            stats.last_value.to_bits()
+        ),
+        expected.last
+    );
+    prop_assert_eq!(stats.min_timestamp, expected.min_timestamp);
+    prop_assert_eq!(stats.max_timestamp, expected.max_timestamp);
+    match (expected.min, expected.max) {
+        (Some(min), Some(max)) => {
+            prop_assert_eq!(stats.min.to_bits(), min.to_bits());
+            prop_assert_eq!(stats.max.to_bits(), max.to_bits());
+        }
+        _ => prop_assert!(stats.min.is_nan() && stats.max.is_nan()),
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn series_round_trip_bit_for_bit_with_naive_stats(
+        data in prop::collection::btree_map(any::<SeriesId>(), series(), 0..6),
+        chunk_points in 1usize..64,
+        pieces in 1usize..4,
+        range in (any::<i64>(), any::<i64>()),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("test.seg");
+        let options = SegmentOptions { chunk_points, ..SegmentOptions::default() };
+        let mut writer = SegmentWriter::create(&path, options).unwrap();
+        for (&id, points) in &data {
+            // Hand each series over in several calls.
+            let cut = points.len() / pieces;
+            let mut start = 0;
+            while start < points.len() {
+                let end = if cut == 0 { points.len() } else { (start + cut).min(points.len()) };
+                writer.append(
+                    id,
+                    &points.steps[start..end],
+                    &points.timestamps[start..end],
+                    &points.values[start..end],
+                ).unwrap();
+                start = end;
+            }
+        }
+        let info = writer.finish().unwrap();
+        let stored: BTreeMap<SeriesId, &Columns> =
+            data.iter().filter(|(_, p)| !p.is_empty()).map(|(id, p)| (*id, p)).collect();
+        prop_assert_eq!(info.series, stored.len());
+
+        let reader = SegmentReader::open(&path).unwrap();
+        prop_assert_eq!(reader.file_len(), info.file_len);
+        prop_assert_eq!(reader.series_ids().collect::<Vec<_>>(), stored.keys().copied().collect::<Vec<_>>());
+        for (&id, points) in &stored {
+            let read = reader.read_series(id).unwrap().unwrap();
+            prop_assert_eq!(&read, *points);
+            check_stats(reader.stats(id).unwrap(), points)?;
+            for chunk in reader.chunks(id) {
+                prop_assert!(chunk.stats.count as usize <= chunk_points);
+            }
+            let (a, b) = range;
+            let (low, high) = (a.min(b), a.max(b));
+            let expected: Vec<usize> =
+                (0..points.len()).filter(|&i| (low..=high).contains(&points.steps[i])).collect();
+            let ranged = reader.read_steps(id, low..=high).unwrap().unwrap();
+            prop_assert_eq!(ranged.steps, expected.iter().map(|&i| points.steps[i]).collect::<Vec<_>>());
+            let inside_from_first = reader.read_steps(id, points.steps[points.len() / 2]..).unwrap().unwrap();
+            prop_assert!(inside_from_first.len() >= points.len() - points.len() / 2);
+        }
+        prop_assert_eq!(reader.read_series(SeriesId::MAX).unwrap().map(|c| c.len()), stored.get(&SeriesId::MAX).map(|p| p.len()));
+    }
+}
+
+#[test]
+fn a_million_point_workload_series_round_trips() {
+    let run = runlog_workload::Run {
+        steps: 1_000_000,
+        seed: 3,
+    };
+    let series = run.series();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big.seg");
+    let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+    for (id, s) in series.iter().enumerate().take(3) {
+        writer
+            .append(id as SeriesId, &s.steps, &s.timestamps, &s.values)
+            .unwrap();
+    }
+    writer.finish().unwrap();
+    let reader = SegmentReader::open(&path).unwrap();
+    for (id, s) in series.iter().enumerate().take(3) {
+        let read = reader.read_series(id as SeriesId).unwrap().unwrap();
+        assert_eq!(read.steps, s.steps);
+        assert_eq!(read.timestamps, s.timestamps);
+        assert!(
+            read.values
+                .iter()
+                .zip(&s.values)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        let middle = reader
+            .read_steps(id as SeriesId, 500_000..500_010)
+            .unwrap()
+            .unwrap();
+        let expected: Vec<i64> = s
+            .steps
+            .iter()
+            .copied()
+            .filter(|st| (500_000..500_010).contains(st))
+            .collect();
+        assert_eq!(middle.steps, expected);
+    }
+}
+
+#[test]
+fn bad_input_is_refused_with_the_offending_values_and_nothing_written() {
+    use runlog_segment::{Error, InputProblem};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.seg");
+    let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+    writer.append(5, &[1, 2], &[0, 0], &[1.0, 2.0]).unwrap();
+    match writer.append(5, &[3, 1], &[0, 0], &[0.0, 0.0]) {
+        Err(Error::InvalidPoints {
+            series: 5,
+            problem:
+                InputProblem::StepsNotSorted {
+                    index: 1,
+                    previous: 3,
+                    step: 1,
+                },
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    match writer.append(5, &[1], &[0], &[0.0]) {
+        Err(Error::InvalidPoints {
+            problem:
+                InputProblem::StepsNotSorted {
+                    index: 0,
+                    previous: 2,
+                    step: 1,
+                },
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        writer.append(4, &[9], &[0], &[0.0]),
+        Err(Error::InvalidPoints {
+            series: 4,
+            problem: InputProblem::SeriesOutOfOrder { previous: 5 }
+        })
+    ));
+    assert!(matches!(
+        writer.append(6, &[9], &[0, 1], &[0.0]),
+        Err(Error::InvalidPoints {
+            problem: InputProblem::LengthMismatch {
+                steps: 1,
+                timestamps: 2,
+                values: 1
+            },
+            ..
+        })
+    ));
+    assert!(!path.exists(), "nothing at the final path before finish");
+    writer.finish().unwrap();
+    let reader = SegmentReader::open(&path).unwrap();
+    assert_eq!(
+        reader.read_series(5).unwrap().unwrap().steps,
+        [1, 2],
+        "refused calls wrote nothing"
+    );
+    assert_eq!(reader.series_ids().count(), 1);
+}
+
+#[test]
+fn an_unfinished_writer_leaves_no_file_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropped.seg");
+    let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+    writer.append(1, &[1], &[1], &[1.0]).unwrap();
+    drop(writer);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn options_out_of_range_are_refused_by_name() {
+    use runlog_segment::Error;
+    let dir = tempfile::tempdir().unwrap();
+    for (options, name) in [
+        (
+            SegmentOptions {
+                chunk_points: 0,
+                ..SegmentOptions::default()
+            },
+            "chunk_points",
+        ),
+        (
+            SegmentOptions {
+                pco_level: 13,
+                ..SegmentOptions::default()
+            },
+            "pco_level",
+        ),
+    ] {
+        match SegmentWriter::create(dir.path().join("x.seg"), options) {
+            Err(Error::InvalidOption { name: got, .. }) => assert_eq!(got, name),
+            other => panic!("{other:?}"),
+        }
+    }
+}
