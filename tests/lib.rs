@@ -1,5 +1,9 @@
 //! What the crash tests and the child processes they kill agree on.
 
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
 use runlog_wal::Lsn;
 
 /// The largest payload the WAL crash child appends.
@@ -34,4 +38,62 @@ impl Rng {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         (z ^ (z >> 31)) % n
     }
+}
+
+/// The metrics the engine crash child logs at every step.
+pub const ENGINE_METRICS: [&str; 10] = [
+    "loss",
+    "val_loss",
+    "acc",
+    "val_acc",
+    "lr",
+    "grad_norm",
+    "throughput",
+    "gpu_util",
+    "mem_mb",
+    "epoch",
+];
+
+/// The value the engine crash child logs for `metric` at `step`: follows
+/// from the two alone, NaN and -0.0 included now and then.
+pub fn engine_value(metric: usize, step: i64) -> f64 {
+    let mut x = (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (metric as u64) << 56;
+    x ^= x >> 29;
+    x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    match x % 97 {
+        0 => f64::NAN,
+        1 => -0.0,
+        r => f64::from((r as f32) / 7.0 + metric as f32),
+    }
+}
+
+/// The timestamp the engine crash child logs at `step`.
+pub fn engine_timestamp(step: i64) -> i64 {
+    1_700_000_000_000 + 100 * step
+}
+
+/// Runs `child` until it is killed with SIGKILL after `delay`; returns the
+/// number in the last line `acked N` it printed, if any.
+pub fn run_and_kill(mut child: Command, delay: Duration) -> Option<u64> {
+    let mut child = child
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn the child");
+    let stdout = child.stdout.take().expect("piped stdout");
+    let reader = std::thread::spawn(move || {
+        let mut acked = None;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(n) = line.strip_prefix("acked ") {
+                acked = Some(n.parse().expect("the child prints numbers"));
+            }
+        }
+        acked
+    });
+    std::thread::sleep(delay);
+    child.kill().expect("SIGKILL the child");
+    let status = child.wait().expect("reap the child");
+    assert!(!status.success(), "the child only ends by being killed");
+    reader.join().expect("reader thread")
 }

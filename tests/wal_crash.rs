@@ -7,45 +7,14 @@
 //! `RUNLOG_CRASH_ITERATIONS=5000 cargo test -p runlog-tests --test wal_crash`
 //! runs the long mode.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use runlog_tests::{Rng, wal_payload};
+use runlog_tests::{Rng, run_and_kill, wal_payload};
 use runlog_wal::{FsStorage, Lsn, RecoveryMode, WalReader};
 
 const DEFAULT_ITERATIONS: u64 = 50;
-
-/// Runs one child until killed after `delay`; returns the last LSN it
-/// reported durable (0 if none).
-fn run_and_kill(dir: &Path, mode: &str, seed: u64, delay: Duration) -> Lsn {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"))
-        .arg(dir)
-        .arg(mode)
-        .arg(seed.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn the child");
-    let stdout = child.stdout.take().expect("piped stdout");
-    let reader = std::thread::spawn(move || {
-        let mut acked = Lsn(0);
-        for line in BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if let Some(lsn) = line.strip_prefix("acked ") {
-                acked = Lsn(lsn.parse().expect("the child prints numbers"));
-            }
-        }
-        acked
-    });
-    std::thread::sleep(delay);
-    child.kill().expect("SIGKILL the child");
-    let status = child.wait().expect("reap the child");
-    assert!(!status.success(), "the child only ends by being killed");
-    reader.join().expect("reader thread")
-}
 
 #[test]
 fn acknowledged_records_survive_sigkill() {
@@ -63,7 +32,12 @@ fn acknowledged_records_survive_sigkill() {
     for iteration in 0..iterations {
         let mode = if iteration % 2 == 0 { "sync" } else { "group" };
         let delay = Duration::from_micros(500 + rng.below(40_000));
-        let acked = run_and_kill(dir.path(), mode, rng.below(u64::MAX), delay);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wal-crash-child"));
+        child
+            .arg(dir.path())
+            .arg(mode)
+            .arg(rng.below(u64::MAX).to_string());
+        let acked = Lsn(run_and_kill(child, delay).unwrap_or(0));
         max_acked = max_acked.max(acked);
 
         let records: Vec<_> = WalReader::open(

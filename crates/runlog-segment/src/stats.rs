@@ -123,6 +123,28 @@ impl Stats {
         self.max = max_ignoring_nan(self.max, later.max);
     }
 
+    /// Adds the points of `newer`, which were all logged after the points
+    /// counted so far but may have any steps: first and last follow the
+    /// ordering contract (smallest step, ties to the first logged; largest
+    /// step, ties to the last logged).
+    pub fn absorb(&mut self, newer: &Stats) {
+        if newer.first_step < self.first_step {
+            self.first_step = newer.first_step;
+            self.first_timestamp = newer.first_timestamp;
+            self.first_value = newer.first_value;
+        }
+        if newer.last_step >= self.last_step {
+            self.last_step = newer.last_step;
+            self.last_timestamp = newer.last_timestamp;
+            self.last_value = newer.last_value;
+        }
+        self.count += newer.count;
+        self.min_timestamp = self.min_timestamp.min(newer.min_timestamp);
+        self.max_timestamp = self.max_timestamp.max(newer.max_timestamp);
+        self.min = min_ignoring_nan(self.min, newer.min);
+        self.max = max_ignoring_nan(self.max, newer.max);
+    }
+
     /// The 88-byte little-endian encoding: count, first/last step,
     /// first/last/min/max timestamp, first/last/min/max value (IEEE bits).
     pub fn encode(&self) -> [u8; STATS_LEN] {
@@ -191,6 +213,22 @@ mod tests {
         let stats = Stats::of(&[0, 1], &[0, 0], &[0.0, -0.0]).unwrap();
         assert_eq!(stats.min.to_bits(), (-0.0f64).to_bits());
         assert_eq!(stats.max.to_bits(), 0.0f64.to_bits());
+    }
+
+    #[test]
+    fn absorbing_late_points_keeps_the_ordering_contract() {
+        let mut stats = Stats::of(&[5, 10], &[0, 1], &[1.0, 2.0]).unwrap();
+        stats.absorb(&Stats::of_point(3, 2, 9.0));
+        assert_eq!((stats.first_step, stats.first_value), (3, 9.0));
+        assert_eq!((stats.last_step, stats.last_value), (10, 2.0));
+        stats.absorb(&Stats::of_point(10, 3, 7.0));
+        assert_eq!(stats.last_value, 7.0, "ties go to the last logged");
+        stats.absorb(&Stats::of_point(3, 4, 8.0));
+        assert_eq!(
+            stats.first_value, 9.0,
+            "first ties stay with the first logged"
+        );
+        assert_eq!((stats.count, stats.min, stats.max), (5, 1.0, 9.0));
     }
 
     #[test]

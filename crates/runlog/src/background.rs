@@ -1,0 +1,257 @@
+//! Flushes and compactions, on their own threads.
+//!
+//! Flush: the oldest frozen memtable becomes a level-0 segment; the manifest
+//! then lists it with `flushed_lsn` = the memtable's last WAL record, and
+//! the WAL is truncated before that record.
+//!
+//! Compaction policy (tiered, at the tail): segments stay in the order their
+//! points were logged, oldest first. Whenever the newest
+//! [`COMPACTION_FANIN`] segments all have the same level `L`, they are merged
+//! into one segment of level `L + 1` in their place. A database of `F`
+//! flushed memtables so holds at most `(FANIN - 1)` segments per level, that
+//! is `O(FANIN · log_FANIN F)` files, and a point is rewritten once per
+//! level: write amplification `log_FANIN F` (4 for 256 flushes). Merging
+//! only neighbours keeps "older segment = logged earlier", which the
+//! ordering contract relies on for equal steps.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use runlog_segment::{Columns, SegmentWriter, SeriesId};
+use runlog_wal::Lsn;
+
+use crate::db::{Shared, manifest_of};
+use crate::manifest::{SegmentEntry, segment_path};
+use crate::memtable::Memtable;
+use crate::segments::{SegmentHandle, merge_sorted};
+use crate::{Error, Result};
+
+/// How many same-level segments are merged at once.
+pub const COMPACTION_FANIN: usize = 4;
+
+/// One unit of background work; returns whether it found any to do.
+type Job = fn(&Shared) -> Result<bool>;
+
+/// Starts the flusher and compactor threads.
+pub(crate) fn start(shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>> {
+    let jobs: [(&str, Job); 2] = [
+        ("runlog-flusher", flush_one),
+        ("runlog-compactor", compact_tail),
+    ];
+    jobs.into_iter()
+        .map(|(name, job)| {
+            let for_thread = Arc::clone(shared);
+            thread::Builder::new()
+                .name(name.into())
+                .spawn(move || run(&for_thread, job))
+                .map_err(|e| Error::io("start a background thread for", &shared.dir, e))
+        })
+        .collect()
+}
+
+/// Runs `job` until shutdown; a failure poisons the database.
+fn run(shared: &Shared, job: Job) {
+    loop {
+        if shared.signals.lock().shutdown || shared.poison.get().is_some() {
+            return;
+        }
+        match job(shared) {
+            Ok(true) => continue,
+            Ok(false) => {
+                let mut signals = shared.signals.lock();
+                if !signals.shutdown {
+                    shared
+                        .wake
+                        .wait_for(&mut signals, Duration::from_millis(100));
+                }
+            }
+            Err(error) => {
+                shared.poison.get_or_init(|| error.to_string());
+                shared.notify(true);
+                return;
+            }
+        }
+    }
+}
+
+/// Flushes the oldest frozen memtable, if any; returns whether it did.
+pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
+    let (frozen, file_no) = {
+        let mut state = shared.state.write();
+        let Some(frozen) = state.frozen.first().cloned() else {
+            return Ok(false);
+        };
+        let file_no = state.next_segment;
+        state.next_segment += 1;
+        (frozen, file_no)
+    };
+    let handle = write_memtable(shared, &frozen, file_no)?;
+    {
+        let _manifest = shared.manifest.lock();
+        let segments: Vec<Arc<SegmentHandle>> = {
+            let state = shared.state.read();
+            let mut segments = state.segments.as_ref().clone();
+            segments.extend(handle.clone());
+            manifest_of(&state, &segments, frozen.last_lsn).write(&shared.dir)?;
+            segments
+        };
+        let mut state = shared.state.write();
+        state.segments = Arc::new(segments);
+        state.flushed_lsn = frozen.last_lsn;
+        state.frozen.retain(|m| !Arc::ptr_eq(m, &frozen));
+    }
+    if let Some(wal) = &shared.wal {
+        wal.truncate_before(Lsn(frozen.last_lsn + 1))?;
+    }
+    shared.notify(true);
+    Ok(true)
+}
+
+/// Writes a frozen memtable as segment `file_no` (none if it holds only
+/// deleted runs' points).
+fn write_memtable(
+    shared: &Shared,
+    frozen: &Memtable,
+    file_no: u64,
+) -> Result<Option<Arc<SegmentHandle>>> {
+    let live: Vec<_> = {
+        let state = shared.state.read();
+        frozen
+            .sorted()
+            .into_iter()
+            .filter(|(id, _)| is_live(&state.catalog, *id))
+            .collect()
+    };
+    if live.is_empty() {
+        return Ok(None);
+    }
+    let path = segment_path(&shared.dir, file_no);
+    let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
+    for (id, points) in live {
+        writer.append(id, &points.steps, &points.timestamps, &points.values)?;
+    }
+    writer.finish()?;
+    let entry = SegmentEntry { file_no, level: 0 };
+    Ok(Some(Arc::new(SegmentHandle::open(&shared.dir, entry)?)))
+}
+
+fn is_live(catalog: &crate::catalog::Catalog, series: SeriesId) -> bool {
+    catalog
+        .series
+        .get(&series)
+        .is_some_and(|s| catalog.run(s.run).is_some())
+}
+
+/// Merges the newest segments if the policy asks for it; returns whether
+/// it did.
+pub(crate) fn compact_tail(shared: &Shared) -> Result<bool> {
+    let _one_at_a_time = shared.compaction.lock();
+    let inputs = {
+        let segments = Arc::clone(&shared.state.read().segments);
+        let n = segments.len();
+        if n < COMPACTION_FANIN {
+            return Ok(false);
+        }
+        let tail = &segments[n - COMPACTION_FANIN..];
+        if tail.iter().any(|s| s.entry.level != tail[0].entry.level) {
+            return Ok(false);
+        }
+        tail.to_vec()
+    };
+    merge_segments(shared, &inputs)?;
+    Ok(true)
+}
+
+/// Merges every segment into one (used by `Db::compact`).
+pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
+    let _one_at_a_time = shared.compaction.lock();
+    let inputs = shared.state.read().segments.as_ref().clone();
+    let holds_deleted = inputs.iter().any(|s| {
+        let state = shared.state.read();
+        s.reader.series_ids().any(|id| !is_live(&state.catalog, id))
+    });
+    if inputs.len() > 1 || holds_deleted {
+        merge_segments(shared, &inputs)?;
+    }
+    Ok(())
+}
+
+/// Replaces `inputs` (consecutive in the segment list) by one merged
+/// segment, durably; the inputs' files go once no snapshot uses them.
+fn merge_segments(shared: &Shared, inputs: &[Arc<SegmentHandle>]) -> Result<()> {
+    let file_no = {
+        let mut state = shared.state.write();
+        state.next_segment += 1;
+        state.next_segment - 1
+    };
+    let level = inputs.iter().map(|s| s.entry.level).max().unwrap_or(0) + 1;
+    let ids: BTreeSet<SeriesId> = inputs.iter().flat_map(|s| s.reader.series_ids()).collect();
+    let path = segment_path(&shared.dir, file_no);
+    let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
+    let mut written = 0usize;
+    let mut chunk = Columns::default();
+    for id in ids {
+        if !is_live(&shared.state.read().catalog, id) {
+            continue;
+        }
+        let holding: Vec<_> = inputs
+            .iter()
+            .filter_map(|input| input.reader.stats(id).map(|stats| (input, stats)))
+            .collect();
+        let in_order = holding
+            .windows(2)
+            .all(|pair| pair[0].1.last_step <= pair[1].1.first_step);
+        if in_order {
+            // The usual case: stream chunk by chunk, one chunk in memory.
+            for (input, _) in &holding {
+                for meta in input.reader.chunks(id) {
+                    chunk.clear();
+                    input.reader.read_chunk(meta, &mut chunk)?;
+                    writer.append(id, &chunk.steps, &chunk.timestamps, &chunk.values)?;
+                }
+            }
+        } else {
+            let mut sources = Vec::with_capacity(holding.len());
+            for (input, _) in &holding {
+                sources.extend(input.reader.read_series(id)?);
+            }
+            let merged = merge_sorted(sources);
+            writer.append(id, &merged.steps, &merged.timestamps, &merged.values)?;
+        }
+        written += 1;
+    }
+    let output = if written == 0 {
+        drop(writer);
+        None
+    } else {
+        writer.finish()?;
+        Some(Arc::new(SegmentHandle::open(
+            &shared.dir,
+            SegmentEntry { file_no, level },
+        )?))
+    };
+    {
+        let _manifest = shared.manifest.lock();
+        let segments = {
+            let state = shared.state.read();
+            let current = state.segments.as_ref();
+            let start = current
+                .iter()
+                .position(|s| Arc::ptr_eq(s, &inputs[0]))
+                .expect("only compaction removes segments, one at a time");
+            let mut segments = current[..start].to_vec();
+            segments.extend(output.clone());
+            segments.extend_from_slice(&current[start + inputs.len()..]);
+            manifest_of(&state, &segments, state.flushed_lsn).write(&shared.dir)?;
+            segments
+        };
+        shared.state.write().segments = Arc::new(segments);
+    }
+    for input in inputs {
+        input.retire();
+    }
+    shared.notify(true);
+    Ok(())
+}

@@ -1,0 +1,258 @@
+//! The catalog: experiments, runs and their metadata, and the series (one
+//! metric, or one column of a table, of one run) with their live statistics.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use runlog_segment::{SeriesId, Stats};
+
+use crate::wire::{DecodeError, Decoder, Encoder};
+
+/// Identifies a run within a database.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub u64);
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// Where a run is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RunStatus {
+    /// Still logging (or its writer died without saying otherwise).
+    Running,
+    /// Ended normally.
+    Completed,
+    /// Ended with an error.
+    Failed,
+    /// Stopped from outside, or found `Running` after its writer died.
+    Killed,
+}
+
+impl RunStatus {
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            RunStatus::Running => 0,
+            RunStatus::Completed => 1,
+            RunStatus::Failed => 2,
+            RunStatus::Killed => 3,
+        }
+    }
+
+    pub(crate) fn from_code(code: u8) -> Option<RunStatus> {
+        [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Killed,
+        ]
+        .into_iter()
+        .find(|s| s.code() == code)
+    }
+
+    /// The lowercase name (`running`, `completed`, `failed`, `killed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Completed => "completed",
+            RunStatus::Failed => "failed",
+            RunStatus::Killed => "killed",
+        }
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RunStatus, String> {
+        [
+            RunStatus::Running,
+            RunStatus::Completed,
+            RunStatus::Failed,
+            RunStatus::Killed,
+        ]
+        .into_iter()
+        .find(|status| status.as_str().eq_ignore_ascii_case(s))
+        .ok_or_else(|| format!("unknown run status {s:?} (running, completed, failed, killed)"))
+    }
+}
+
+/// A run and its metadata.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunInfo {
+    /// Its id.
+    pub id: RunId,
+    /// The experiment it belongs to.
+    pub experiment: String,
+    /// Its name, unique within the experiment.
+    pub name: String,
+    /// Its status.
+    pub status: RunStatus,
+    /// When it was created, ms since the Unix epoch.
+    pub start_ms: i64,
+    /// When it ended, if it did.
+    pub end_ms: Option<i64>,
+    /// Wall-clock time of its last logged point (its start if none).
+    pub last_write_ms: i64,
+    /// Params: write-once key/value strings.
+    pub params: BTreeMap<String, String>,
+    /// Tags: overwritable key/value strings.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// Whether a series is a metric or a column of a table metric.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum SeriesName {
+    Metric(String),
+    Column { table: String, column: String },
+}
+
+impl SeriesName {
+    /// Writes `kind:u8 name:str column:str` (kind 0 metric with an empty
+    /// column, 1 table column).
+    pub(crate) fn encode(&self, e: &mut Encoder) {
+        match self {
+            SeriesName::Metric(name) => {
+                e.u8(0);
+                e.str(name);
+                e.str("");
+            }
+            SeriesName::Column { table, column } => {
+                e.u8(1);
+                e.str(table);
+                e.str(column);
+            }
+        }
+    }
+
+    /// Reads what [`SeriesName::encode`] wrote.
+    pub(crate) fn decode(d: &mut Decoder<'_>) -> Result<SeriesName, DecodeError> {
+        let at = d.position();
+        let kind = d.u8()?;
+        let (first, second) = (d.str()?, d.str()?);
+        match kind {
+            0 => Ok(SeriesName::Metric(first)),
+            1 => Ok(SeriesName::Column {
+                table: first,
+                column: second,
+            }),
+            other => Err((at, format!("unknown series kind {other}"))),
+        }
+    }
+}
+
+/// A table metric's columns (in the order they first appeared) and rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TableEntry {
+    pub columns: Vec<(String, SeriesId)>,
+    pub rows: u64,
+}
+
+/// A run in the catalog.
+#[derive(Clone, Debug)]
+pub(crate) struct RunEntry {
+    pub info: RunInfo,
+    pub deleted: bool,
+    /// Metric names (shared with run-list summaries) and their series.
+    pub metrics: BTreeMap<Arc<str>, SeriesId>,
+    pub tables: BTreeMap<String, TableEntry>,
+}
+
+/// A series in the catalog.
+#[derive(Clone, Debug)]
+pub(crate) struct SeriesEntry {
+    pub run: RunId,
+    pub name: SeriesName,
+    /// Step of the last point logged (for the implicit step of `log`).
+    pub last_logged_step: Option<i64>,
+    /// Statistics over every point, live.
+    pub stats: Option<Stats>,
+}
+
+/// Everything the database knows besides the points themselves.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Catalog {
+    pub runs: BTreeMap<RunId, RunEntry>,
+    pub run_names: HashMap<(String, String), RunId>,
+    pub series: HashMap<SeriesId, SeriesEntry>,
+    pub next_run: u64,
+    pub next_series: u64,
+}
+
+impl Catalog {
+    pub(crate) fn run(&self, run: RunId) -> Option<&RunEntry> {
+        self.runs.get(&run).filter(|r| !r.deleted)
+    }
+
+    /// Adds a series; the caller made sure its id and name are new.
+    pub(crate) fn define_series(&mut self, series: SeriesId, run: RunId, name: SeriesName) {
+        if self.series.contains_key(&series) {
+            return;
+        }
+        self.next_series = self.next_series.max(series + 1);
+        if let Some(entry) = self.runs.get_mut(&run) {
+            match &name {
+                SeriesName::Metric(metric) => {
+                    entry.metrics.insert(Arc::from(metric.as_str()), series);
+                }
+                SeriesName::Column { table, column } => {
+                    entry
+                        .tables
+                        .entry(table.clone())
+                        .or_default()
+                        .columns
+                        .push((column.clone(), series));
+                }
+            }
+        }
+        self.series.insert(
+            series,
+            SeriesEntry {
+                run,
+                name,
+                last_logged_step: None,
+                stats: None,
+            },
+        );
+    }
+
+    /// Marks a run deleted and frees its name (unless a newer run took it).
+    pub(crate) fn delete_run(&mut self, run: RunId) {
+        if let Some(entry) = self.runs.get_mut(&run) {
+            entry.deleted = true;
+            let key = (entry.info.experiment.clone(), entry.info.name.clone());
+            if self.run_names.get(&key) == Some(&run) {
+                self.run_names.remove(&key);
+            }
+        }
+    }
+
+    /// Adds a run; an existing id is left as it is (replay is idempotent).
+    pub(crate) fn create_run(&mut self, info: RunInfo) {
+        if self.runs.contains_key(&info.id) {
+            return;
+        }
+        self.next_run = self.next_run.max(info.id.0 + 1);
+        self.run_names
+            .insert((info.experiment.clone(), info.name.clone()), info.id);
+        self.runs.insert(
+            info.id,
+            RunEntry {
+                info,
+                deleted: false,
+                metrics: BTreeMap::new(),
+                tables: BTreeMap::new(),
+            },
+        );
+    }
+}

@@ -1,0 +1,594 @@
+//! The database handle: opening (recovery), state shared with the
+//! background threads, and closing.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+use runlog_segment::{SegmentOptions, Stats};
+use runlog_wal::{Durability, Lsn, RecoveryMode, Wal, WalReader};
+
+use crate::catalog::{Catalog, RunStatus};
+use crate::limits::Limits;
+use crate::manifest::{Manifest, SegmentEntry, segment_path};
+use crate::memtable::Memtable;
+use crate::ops::Record;
+use crate::segments::SegmentHandle;
+use crate::{Error, Result, background, lock};
+
+/// Default memtable size before it is frozen and flushed: 64 MiB.
+pub const DEFAULT_MEMTABLE_BYTES: usize = 64 << 20;
+
+/// A runlog database: a directory holding a WAL, segments and a manifest.
+///
+/// `Db` is `Send + Sync`; share it between threads with an `Arc` or by
+/// reference. Writers are serialised, readers run concurrently with them
+/// and with flushes and compactions.
+#[derive(Debug)]
+pub struct Db {
+    pub(crate) shared: Arc<Shared>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+/// Options for opening a database; a consuming builder made by
+/// [`Db::builder`].
+#[derive(Clone, Debug)]
+pub struct DbBuilder {
+    dir: PathBuf,
+    pub(crate) durability: Durability,
+    pub(crate) memtable_bytes: usize,
+    pub(crate) limits: Limits,
+    pub(crate) segment: SegmentOptions,
+    mark_running_on_open: Option<RunStatus>,
+    background: bool,
+}
+
+/// What the database holds in memory; guarded by `Shared::state`.
+#[derive(Debug)]
+pub(crate) struct State {
+    pub catalog: Catalog,
+    pub active: Memtable,
+    /// Full memtables waiting to be flushed, oldest first.
+    pub frozen: Vec<Arc<Memtable>>,
+    /// The segments, oldest first: a snapshot readers clone.
+    pub segments: Arc<Vec<Arc<SegmentHandle>>>,
+    pub flushed_lsn: u64,
+    pub next_segment: u64,
+}
+
+/// Signals to the background threads.
+#[derive(Debug, Default)]
+pub(crate) struct Signals {
+    pub shutdown: bool,
+    /// Bumped at every flush or compaction, so waiters can tell progress.
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub dir: PathBuf,
+    pub options: DbBuilder,
+    /// `None` for read-only handles.
+    pub wal: Option<Wal>,
+    pub state: RwLock<State>,
+    /// Serialises write calls, so WAL order is the order ops are applied.
+    pub write: Mutex<()>,
+    /// Serialises manifest rewrites.
+    pub manifest: Mutex<()>,
+    /// Serialises compactions (the thread's and `Db::compact`).
+    pub compaction: Mutex<()>,
+    pub signals: Mutex<Signals>,
+    pub wake: Condvar,
+    pub poison: OnceLock<String>,
+    /// The writer lock, held while the handle lives.
+    _lock: Option<File>,
+}
+
+impl Shared {
+    fn new(options: DbBuilder, wal: Option<Wal>, state: State, lock: Option<File>) -> Arc<Shared> {
+        Arc::new(Shared {
+            dir: options.dir.clone(),
+            options,
+            wal,
+            state: RwLock::new(state),
+            write: Mutex::new(()),
+            manifest: Mutex::new(()),
+            compaction: Mutex::new(()),
+            signals: Mutex::new(Signals::default()),
+            wake: Condvar::new(),
+            poison: OnceLock::new(),
+            _lock: lock,
+        })
+    }
+
+    pub(crate) fn check_writable(&self) -> Result<&Wal> {
+        let wal = self.wal.as_ref().ok_or(Error::ReadOnly)?;
+        if let Some(cause) = self.poison.get() {
+            return Err(Error::Poisoned {
+                cause: cause.clone(),
+            });
+        }
+        Ok(wal)
+    }
+
+    /// Wakes the background threads and anyone waiting for progress.
+    pub(crate) fn notify(&self, progressed: bool) {
+        if progressed {
+            self.signals.lock().generation += 1;
+        }
+        self.wake.notify_all();
+    }
+}
+
+impl DbBuilder {
+    /// When writes become durable (default: [`Durability::Group`] every
+    /// 10 ms). Under [`Durability::Sync`] every write call returns after an
+    /// fsync, shared by concurrent writers.
+    pub fn durability(mut self, durability: Durability) -> DbBuilder {
+        self.durability = durability;
+        self
+    }
+
+    /// Memory budget of the memtables in bytes (default 64 MiB, at least
+    /// 64 KiB). The active memtable is frozen and flushed to a segment at
+    /// half of it; writers wait while it is full and the previous one is
+    /// still being flushed, so memtables never hold more than this.
+    pub fn memtable_bytes(mut self, bytes: usize) -> DbBuilder {
+        self.memtable_bytes = bytes;
+        self
+    }
+
+    /// Caps on names, metrics, columns, params and tags.
+    pub fn limits(mut self, limits: Limits) -> DbBuilder {
+        self.limits = limits;
+        self
+    }
+
+    /// How segments are written (chunk size, pco level).
+    pub fn segment_options(mut self, options: SegmentOptions) -> DbBuilder {
+        self.segment = options;
+        self
+    }
+
+    /// Marks runs still `Running` when the database opens (their writer
+    /// died) with this status, e.g. [`RunStatus::Killed`]. Default: leave
+    /// them `Running`; their `last_write_ms` tells when they stopped.
+    pub fn mark_running_on_open(mut self, status: RunStatus) -> DbBuilder {
+        self.mark_running_on_open = Some(status);
+        self
+    }
+
+    /// Whether flushes and compactions run on background threads (default
+    /// true). Without them, [`Db::flush`] and [`Db::compact`] do the work.
+    pub fn background_threads(mut self, enabled: bool) -> DbBuilder {
+        self.background = enabled;
+        self
+    }
+
+    /// Opens (or creates) the database for writing, recovering whatever the
+    /// last writer left.
+    pub fn open(self) -> Result<Db> {
+        if self.memtable_bytes < 64 << 10 {
+            return Err(Error::InvalidOption {
+                name: "memtable_bytes",
+                value: self.memtable_bytes.to_string(),
+                rule: "at least 65,536",
+            });
+        }
+        let dir = self.dir.clone();
+        fs::create_dir_all(dir.join("segments"))
+            .map_err(|e| Error::io("create directory", &dir, e))?;
+        let lock = lock::acquire(&dir)?;
+        let manifest = Manifest::read(&dir)?.unwrap_or_default();
+        remove_orphans(&dir, &manifest)?;
+        let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
+        let (mut catalog, segments) = open_segments(&dir, manifest, &HashMap::new())?;
+        let mut memtable = Memtable::after(flushed_lsn);
+        let mut replay_error = None;
+        let wal = Wal::builder(dir.join("wal"))
+            .durability(match self.durability {
+                // The engine syncs after applying, outside its write lock,
+                // so concurrent writers share fsyncs.
+                Durability::Sync => Durability::Buffered,
+                other => other,
+            })
+            .replay_and_open(Lsn(flushed_lsn + 1), |record| {
+                replay(
+                    &record.payload,
+                    record.lsn,
+                    &dir,
+                    &mut catalog,
+                    &mut memtable,
+                    &mut replay_error,
+                );
+            })?;
+        if let Some(error) = replay_error {
+            return Err(error);
+        }
+        let state = State {
+            catalog,
+            active: memtable,
+            frozen: Vec::new(),
+            segments: Arc::new(segments),
+            flushed_lsn,
+            next_segment: next_segment.max(1),
+        };
+        let background_enabled = self.background;
+        let mark = self.mark_running_on_open;
+        let shared = Shared::new(self, Some(wal), state, Some(lock));
+        let threads = if background_enabled {
+            background::start(&shared)?
+        } else {
+            Vec::new()
+        };
+        let db = Db { shared, threads };
+        if let Some(status) = mark {
+            db.mark_running_runs(status)?;
+        }
+        db.freeze_if_full();
+        Ok(db)
+    }
+
+    /// Opens the database read-only: no lock, no writes, nothing changed on
+    /// disk. The handle sees what was flushed and what the WAL holds (a torn
+    /// tail is skipped); [`Db::refresh`] picks up what the writer added since.
+    pub fn open_read_only(self) -> Result<Db> {
+        let state = load_read_only(&self.dir, &HashMap::new())?;
+        let shared = Shared::new(self, None, state, None);
+        Ok(Db {
+            shared,
+            threads: Vec::new(),
+        })
+    }
+}
+
+/// Applies one replayed WAL record, remembering the first error.
+fn replay(
+    payload: &[u8],
+    lsn: Lsn,
+    dir: &Path,
+    catalog: &mut Catalog,
+    memtable: &mut Memtable,
+    error: &mut Option<Error>,
+) {
+    if error.is_some() {
+        return;
+    }
+    match Record::decode(payload) {
+        Ok(record) => {
+            record.apply(catalog, memtable);
+            memtable.last_lsn = lsn.0;
+        }
+        Err((offset, reason)) => {
+            *error = Some(Error::Corrupt {
+                file: dir.join("wal"),
+                offset: offset as u64,
+                reason: format!("WAL record {lsn} does not decode: {reason}"),
+            });
+        }
+    }
+}
+
+/// Deletes segment files (and temporary files) the manifest does not list:
+/// leftovers of a flush or compaction cut short by a crash.
+fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
+    let segments_dir = dir.join("segments");
+    let listed: Vec<PathBuf> = manifest
+        .segments
+        .iter()
+        .map(|s| segment_path(dir, s.file_no))
+        .collect();
+    let entries = fs::read_dir(&segments_dir).map_err(|e| Error::io("list", &segments_dir, e))?;
+    for entry in entries {
+        let path = entry
+            .map_err(|e| Error::io("list", &segments_dir, e))?
+            .path();
+        if !listed.contains(&path) {
+            fs::remove_file(&path).map_err(|e| Error::io("delete orphan", &path, e))?;
+        }
+    }
+    let _ = fs::remove_file(dir.join("MANIFEST.tmp"));
+    Ok(())
+}
+
+/// Opens the manifest's segments (reusing already open ones) and derives
+/// every series' statistics from them, oldest first.
+fn open_segments(
+    dir: &Path,
+    manifest: Manifest,
+    open: &HashMap<u64, Arc<SegmentHandle>>,
+) -> Result<(Catalog, Vec<Arc<SegmentHandle>>)> {
+    let mut catalog = manifest.catalog;
+    let mut segments = Vec::with_capacity(manifest.segments.len());
+    for entry in manifest.segments {
+        let handle = match open.get(&entry.file_no) {
+            Some(handle) => Arc::clone(handle),
+            None => Arc::new(SegmentHandle::open(dir, entry)?),
+        };
+        for series in handle.reader.series() {
+            if let Some(s) = catalog.series.get_mut(&series.id) {
+                absorb(&mut s.stats, &series.stats);
+            }
+        }
+        segments.push(handle);
+    }
+    Ok((catalog, segments))
+}
+
+pub(crate) fn absorb(stats: &mut Option<Stats>, newer: &Stats) {
+    match stats {
+        Some(stats) => stats.absorb(newer),
+        None => *stats = Some(*newer),
+    }
+}
+
+/// Builds a read-only state from the manifest and the WAL, retrying when
+/// the writer replaced files between the two reads.
+fn load_read_only(dir: &Path, open: &HashMap<u64, Arc<SegmentHandle>>) -> Result<State> {
+    const ATTEMPTS: usize = 50;
+    for _ in 0..ATTEMPTS {
+        match try_load_read_only(dir, open) {
+            Ok(Some(state)) => return Ok(state),
+            Ok(None) => {}
+            Err(e) if is_not_found(&e) => {}
+            Err(e) => return Err(e),
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(Error::io(
+        "read a consistent state of",
+        dir,
+        std::io::Error::other("the writer kept replacing files; try again"),
+    ))
+}
+
+/// Whether `error` is a file that vanished: the writer deleted it after a
+/// flush or compaction, between our reads.
+fn is_not_found(error: &Error) -> bool {
+    let source = match error {
+        Error::Io { source, .. }
+        | Error::Segment(runlog_segment::Error::Io { source, .. })
+        | Error::Wal(runlog_wal::Error::Io { source, .. }) => source,
+        _ => return false,
+    };
+    source.kind() == std::io::ErrorKind::NotFound
+}
+
+/// One attempt; `None` if the writer moved on between reading the manifest
+/// and the WAL (the WAL no longer starts right after the manifest's LSN).
+fn try_load_read_only(
+    dir: &Path,
+    open: &HashMap<u64, Arc<SegmentHandle>>,
+) -> Result<Option<State>> {
+    let manifest = Manifest::read(dir)?.unwrap_or_default();
+    let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
+    let (mut catalog, segments) = open_segments(dir, manifest, open)?;
+    let mut memtable = Memtable::after(flushed_lsn);
+    let wal_dir = dir.join("wal");
+    if wal_dir.exists() {
+        let storage: Arc<dyn runlog_wal::Storage> = Arc::new(runlog_wal::FsStorage);
+        let reader = WalReader::open(
+            storage,
+            &wal_dir,
+            RecoveryMode::TolerateCorruptTail,
+            Lsn(flushed_lsn + 1),
+        )?;
+        let mut error = None;
+        for (expected, record) in (flushed_lsn + 1..).zip(reader) {
+            let record = match record {
+                Ok(record) => record,
+                // A file deleted or replaced under the reader.
+                Err(runlog_wal::Error::Corrupt { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            if record.lsn.0 != expected {
+                return Ok(None);
+            }
+            replay(
+                &record.payload,
+                record.lsn,
+                dir,
+                &mut catalog,
+                &mut memtable,
+                &mut error,
+            );
+        }
+        if let Some(error) = error {
+            return Err(error);
+        }
+    }
+    Ok(Some(State {
+        catalog,
+        active: memtable,
+        frozen: Vec::new(),
+        segments: Arc::new(segments),
+        flushed_lsn,
+        next_segment,
+    }))
+}
+
+impl Db {
+    /// Starts configuring the database in `dir`.
+    pub fn builder(dir: impl Into<PathBuf>) -> DbBuilder {
+        DbBuilder {
+            dir: dir.into(),
+            durability: Durability::default(),
+            memtable_bytes: DEFAULT_MEMTABLE_BYTES,
+            limits: Limits::default(),
+            segment: SegmentOptions::default(),
+            mark_running_on_open: None,
+            background: true,
+        }
+    }
+
+    /// Opens (or creates) the database in `dir` for writing, with defaults.
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Db> {
+        Db::builder(dir).open()
+    }
+
+    /// Opens the database in `dir` read-only (see
+    /// [`DbBuilder::open_read_only`]).
+    pub fn open_read_only(dir: impl Into<PathBuf>) -> Result<Db> {
+        Db::builder(dir).open_read_only()
+    }
+
+    /// The database directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Whether this handle was opened read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.shared.wal.is_none()
+    }
+
+    /// Re-reads what the writer has added since this read-only handle was
+    /// opened or last refreshed. A writer's handle is always current.
+    pub fn refresh(&self) -> Result<()> {
+        if !self.is_read_only() {
+            return Ok(());
+        }
+        let open: HashMap<u64, Arc<SegmentHandle>> = self
+            .shared
+            .state
+            .read()
+            .segments
+            .iter()
+            .map(|s| (s.entry.file_no, Arc::clone(s)))
+            .collect();
+        let state = load_read_only(&self.shared.dir, &open)?;
+        *self.shared.state.write() = state;
+        Ok(())
+    }
+
+    /// Makes every acknowledged write durable (already so under
+    /// [`Durability::Sync`]).
+    pub fn sync(&self) -> Result<()> {
+        self.shared.check_writable()?.sync()?;
+        Ok(())
+    }
+
+    /// Freezes the memtable and waits until every frozen memtable is in a
+    /// segment (the WAL is then truncated).
+    pub fn flush(&self) -> Result<()> {
+        self.shared.check_writable()?;
+        {
+            let _writer = self.shared.write.lock();
+            let mut state = self.shared.state.write();
+            freeze(&mut state);
+        }
+        if !self.has_background_threads() {
+            while background::flush_one(&self.shared)? {}
+            return Ok(());
+        }
+        self.shared.notify(false);
+        let mut signals = self.shared.signals.lock();
+        loop {
+            if let Some(cause) = self.shared.poison.get() {
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            if self.shared.state.read().frozen.is_empty() {
+                return Ok(());
+            }
+            self.shared
+                .wake
+                .wait_for(&mut signals, Duration::from_millis(20));
+        }
+    }
+
+    /// Merges every segment into one now (dropping deleted runs' points),
+    /// and returns once the result is durable.
+    pub fn compact(&self) -> Result<()> {
+        self.shared.check_writable()?;
+        background::compact_all(&self.shared)
+    }
+
+    pub(crate) fn has_background_threads(&self) -> bool {
+        !self.threads.is_empty()
+    }
+
+    pub(crate) fn freeze_if_full(&self) {
+        let full = self.shared.state.read().active.bytes() >= self.freeze_at();
+        if full && self.shared.wal.is_some() {
+            let _writer = self.shared.write.lock();
+            freeze(&mut self.shared.state.write());
+            self.shared.notify(false);
+        }
+    }
+
+    /// Makes everything durable and closes the database, reporting any
+    /// failure (dropping a `Db` does the same but cannot report).
+    pub fn close(mut self) -> Result<()> {
+        self.stop_threads();
+        match &self.shared.wal {
+            Some(wal) => wal.sync().map(drop).map_err(Error::from),
+            None => Ok(()),
+        }
+    }
+
+    fn stop_threads(&mut self) {
+        self.shared.signals.lock().shutdown = true;
+        self.shared.wake.notify_all();
+        for thread in self.threads.drain(..) {
+            // A panicked background thread has already poisoned the database.
+            let _ = thread.join();
+        }
+    }
+
+    /// Segment files, oldest first, with their levels and sizes: for
+    /// inspection tools.
+    pub fn segment_files(&self) -> Vec<(PathBuf, u32, u64)> {
+        self.shared
+            .state
+            .read()
+            .segments
+            .iter()
+            .map(|s| {
+                (
+                    s.reader.path().to_path_buf(),
+                    s.entry.level,
+                    s.reader.file_len(),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
+/// Moves a non-empty active memtable to the frozen list.
+pub(crate) fn freeze(state: &mut State) {
+    if state.active.is_empty() {
+        return;
+    }
+    let last_lsn = state.active.last_lsn;
+    let full = std::mem::replace(&mut state.active, Memtable::after(last_lsn));
+    state.frozen.push(Arc::new(full));
+}
+
+/// A manifest describing `state` with `segments` in place of its own.
+pub(crate) fn manifest_of(
+    state: &State,
+    segments: &[Arc<SegmentHandle>],
+    flushed_lsn: u64,
+) -> Manifest {
+    Manifest {
+        flushed_lsn,
+        next_segment: state.next_segment,
+        segments: segments
+            .iter()
+            .map(|s| s.entry)
+            .collect::<Vec<SegmentEntry>>(),
+        catalog: state.catalog.clone(),
+    }
+}

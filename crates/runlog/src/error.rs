@@ -1,0 +1,179 @@
+//! The one error type of the engine.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::RunId;
+
+/// Every failure the engine reports. Nothing that fails is half-written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call failed.
+    #[error("I/O error while trying to {op} {path}: {source}")]
+    Io {
+        /// What was being done.
+        op: &'static str,
+        /// The file or directory involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: io::Error,
+    },
+    /// The write-ahead log failed.
+    #[error(transparent)]
+    Wal(#[from] runlog_wal::Error),
+    /// A segment file failed.
+    #[error(transparent)]
+    Segment(#[from] runlog_segment::Error),
+    /// Another process holds the database open for writing.
+    #[error("database {path} is locked by another writer{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// The holder's process id, if it wrote one.
+        pid: Option<u32>,
+    },
+    /// The handle was opened read-only.
+    #[error("the database was opened read-only")]
+    ReadOnly,
+    /// A background flush or compaction failed; the database refuses writes
+    /// until reopened (reopening recovers everything acknowledged).
+    #[error("the database is poisoned by a failed background task ({cause}); reopen it")]
+    Poisoned {
+        /// What failed.
+        cause: String,
+    },
+    /// A file of the engine's own (manifest, WAL record) is damaged.
+    #[error("corrupt {file} at byte offset {offset}: {reason}")]
+    Corrupt {
+        /// The file.
+        file: PathBuf,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file was written by a format version this build cannot read.
+    #[error("{file} has format version {found}; this build reads version {supported} only")]
+    UnsupportedVersion {
+        /// The file.
+        file: PathBuf,
+        /// Its version.
+        found: u32,
+        /// The version this build reads.
+        supported: u32,
+    },
+    /// A name breaks the naming rules.
+    #[error("invalid {what} {name:?}: {reason}")]
+    InvalidName {
+        /// What the name names ("metric name", "tag key", ...).
+        what: &'static str,
+        /// The name (lossily shown if not UTF-8).
+        name: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// A limit would be exceeded.
+    #[error("run {run}: {what} limit of {limit} reached, {name:?} refused")]
+    LimitExceeded {
+        /// The run.
+        run: RunId,
+        /// What is limited ("metrics per run", ...).
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+        /// The name that would exceed it.
+        name: String,
+    },
+    /// A parameter or tag value is too long.
+    #[error("{what} {key:?} has a value of {len} bytes; the limit is {limit}")]
+    ValueTooLong {
+        /// "param" or "tag".
+        what: &'static str,
+        /// Its key.
+        key: String,
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// No run has this id.
+    #[error("no run with id {0}")]
+    UnknownRun(RunId),
+    /// The run has no such metric or table.
+    #[error("run {run} has no {what} named {name:?}")]
+    UnknownSeries {
+        /// The run.
+        run: RunId,
+        /// "metric" or "table".
+        what: &'static str,
+        /// The name asked for.
+        name: String,
+    },
+    /// A run of this name already exists in the experiment.
+    #[error("experiment {experiment:?} already has a run named {name:?} (id {existing})")]
+    RunExists {
+        /// The experiment.
+        experiment: String,
+        /// The run name.
+        name: String,
+        /// The existing run's id.
+        existing: RunId,
+    },
+    /// Params are write-once (as in MLflow).
+    #[error("run {run}: param {key:?} is already set to {existing:?}; params cannot change")]
+    ParamAlreadySet {
+        /// The run.
+        run: RunId,
+        /// The key.
+        key: String,
+        /// Its value.
+        existing: String,
+    },
+    /// A name is already used by the other kind of series in this run.
+    #[error("run {run}: {name:?} is already a {existing}")]
+    KindConflict {
+        /// The run.
+        run: RunId,
+        /// The name.
+        name: String,
+        /// "metric" or "table".
+        existing: &'static str,
+    },
+    /// The columns given to `log_table` differ in length.
+    #[error("table {table:?}: column {column:?} has {len} values, the first column has {expected}")]
+    RaggedTable {
+        /// The table.
+        table: String,
+        /// The column.
+        column: String,
+        /// Its length.
+        len: usize,
+        /// The first column's length.
+        expected: usize,
+    },
+    /// An option is out of range.
+    #[error("invalid option {name} = {value}: {rule}")]
+    InvalidOption {
+        /// The option.
+        name: &'static str,
+        /// The value given.
+        value: String,
+        /// The accepted range.
+        rule: &'static str,
+    },
+}
+
+/// The engine's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        Error::Io {
+            op,
+            path: path.into(),
+            source,
+        }
+    }
+}

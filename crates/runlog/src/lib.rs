@@ -1,0 +1,51 @@
+//! runlog: an embedded time-series storage engine for machine-learning run
+//! metrics.
+//!
+//! Experiments hold runs; runs hold params, tags, metrics (ordered series of
+//! `(step, timestamp_ms, value)` points) and table metrics. Every write goes
+//! to a write-ahead log first, then to an in-memory memtable; full memtables
+//! are flushed to compressed columnar segment files by a background thread,
+//! and a compaction thread merges segments. Latest values and per-metric
+//! statistics are answered from memory; history merges segments and
+//! memtables. `docs/design.md` describes the architecture and contracts.
+//!
+//! ```
+//! # fn main() -> runlog::Result<()> {
+//! # let dir = tempfile::tempdir().unwrap();
+//! use runlog::{Db, Durability};
+//! let db = Db::builder(dir.path()).durability(Durability::Sync).open()?;
+//! let run = db.create_run("mnist", "baseline")?;
+//! db.set_param(run, "lr", "3e-4")?;
+//! for value in [2.3, 1.1, 0.7] {
+//!     db.log(run, "loss", value)?; // steps 0, 1, 2
+//! }
+//! db.log_at(run, "acc", 10, 1_700_000_000_000, 0.91)?;
+//! assert_eq!(db.latest(run, "loss")?.value, 0.7);
+//! assert_eq!(db.stats(run, "loss")?.min, 0.7);
+//! assert_eq!(db.history(run, "loss", 1..)?.values, [1.1, 0.7]);
+//! db.complete_run(run)?;
+//! # Ok(()) }
+//! ```
+
+mod background;
+mod catalog;
+mod db;
+mod error;
+mod limits;
+mod lock;
+mod manifest;
+mod memtable;
+mod ops;
+mod query;
+mod segments;
+mod wire;
+mod write;
+
+pub use background::COMPACTION_FANIN;
+pub use catalog::{RunId, RunInfo, RunStatus};
+pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder};
+pub use error::{Error, Result};
+pub use limits::{Limits, MAX_NAME_BYTES};
+pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
+pub use runlog_segment::{Columns, SegmentOptions, Stats};
+pub use runlog_wal::Durability;

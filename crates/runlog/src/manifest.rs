@@ -1,0 +1,261 @@
+//! The manifest: which segment files make up the database, up to which WAL
+//! record their points reach, and a snapshot of the catalog. One file,
+//! replaced atomically (write `MANIFEST.tmp`, fsync, rename, fsync the
+//! directory), so every open sees one consistent state.
+//!
+//! ```text
+//! manifest := "RUNLOGMF" version:u32 body_len:u64 body crc:u32   crc of body
+//! body     := flushed_lsn:u64 next_segment:u64 next_run:u64 next_series:u64
+//!             segment_count:u32 (file_no:u64 level:u32)*            oldest first
+//!             run_count:u32 run*  series_count:u32 series*          ascending ids
+//! run      := id:u64 experiment:str name:str status:u8 start_ms:i64
+//!             end_ms:i64 last_write_ms:i64 deleted:u8
+//!             param_count:u32 (key:str value:str)* tag_count:u32 (key:str value:str)*
+//!             table_count:u32 (table:str rows:u64)*
+//! series   := id:u64 run:u64 kind:u8 name:str column:str has_last:u8 last_step:i64
+//! ```
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalog, RunInfo, RunStatus, SeriesName};
+use crate::wire::{DecodeError, Decoder, Encoder};
+use crate::{Error, Result, RunId};
+
+/// The manifest's file name in the database directory.
+pub(crate) const MANIFEST: &str = "MANIFEST";
+/// The manifest format version this build writes and reads.
+pub(crate) const MANIFEST_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"RUNLOGMF";
+
+/// A segment file in the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct SegmentEntry {
+    pub file_no: u64,
+    pub level: u32,
+}
+
+/// What a manifest holds.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Manifest {
+    /// Every WAL record up to this LSN is reflected in the segments.
+    pub flushed_lsn: u64,
+    pub next_segment: u64,
+    pub segments: Vec<SegmentEntry>,
+    pub catalog: Catalog,
+}
+
+impl Manifest {
+    fn encode(&self) -> Vec<u8> {
+        let mut e = Encoder::default();
+        e.u64(self.flushed_lsn);
+        e.u64(self.next_segment);
+        e.u64(self.catalog.next_run);
+        e.u64(self.catalog.next_series);
+        e.len(self.segments.len());
+        for s in &self.segments {
+            e.u64(s.file_no);
+            e.u32(s.level);
+        }
+        e.len(self.catalog.runs.len());
+        for entry in self.catalog.runs.values() {
+            let info = &entry.info;
+            e.u64(info.id.0);
+            e.str(&info.experiment);
+            e.str(&info.name);
+            e.u8(info.status.code());
+            e.i64(info.start_ms);
+            e.i64(info.end_ms.unwrap_or(i64::MIN));
+            e.i64(info.last_write_ms);
+            e.u8(u8::from(entry.deleted));
+            for map in [&info.params, &info.tags] {
+                e.len(map.len());
+                for (k, v) in map {
+                    e.str(k);
+                    e.str(v);
+                }
+            }
+            e.len(entry.tables.len());
+            for (table, t) in &entry.tables {
+                e.str(table);
+                e.u64(t.rows);
+            }
+        }
+        let mut series: Vec<_> = self.catalog.series.iter().collect();
+        series.sort_unstable_by_key(|(id, _)| **id);
+        e.len(series.len());
+        for (id, s) in series {
+            e.u64(*id);
+            e.u64(s.run.0);
+            s.name.encode(&mut e);
+            e.u8(u8::from(s.last_logged_step.is_some()));
+            e.i64(s.last_logged_step.unwrap_or(0));
+        }
+        e.bytes
+    }
+
+    fn decode(body: &[u8]) -> Result<Manifest, DecodeError> {
+        let mut d = Decoder::new(body);
+        let flushed_lsn = d.u64()?;
+        let next_segment = d.u64()?;
+        let mut catalog = Catalog::default();
+        let next_run = d.u64()?;
+        let next_series = d.u64()?;
+        let segments = (0..d.len(12)?)
+            .map(|_| {
+                Ok(SegmentEntry {
+                    file_no: d.u64()?,
+                    level: d.u32()?,
+                })
+            })
+            .collect::<Result<Vec<_>, DecodeError>>()?;
+        let mut deleted = Vec::new();
+        let mut table_rows = Vec::new();
+        for _ in 0..d.len(40)? {
+            let at = d.position();
+            let id = RunId(d.u64()?);
+            let experiment = d.str()?;
+            let name = d.str()?;
+            let code = d.u8()?;
+            let status = RunStatus::from_code(code)
+                .ok_or_else(|| (at, format!("unknown run status code {code}")))?;
+            let start_ms = d.i64()?;
+            let end = d.i64()?;
+            let last_write_ms = d.i64()?;
+            if d.u8()? == 1 {
+                deleted.push(id);
+            }
+            let mut maps = [BTreeMap::new(), BTreeMap::new()];
+            for map in &mut maps {
+                for _ in 0..d.len(8)? {
+                    map.insert(d.str()?, d.str()?);
+                }
+            }
+            let [params, tags] = maps;
+            for _ in 0..d.len(12)? {
+                table_rows.push((id, d.str()?, d.u64()?));
+            }
+            catalog.create_run(RunInfo {
+                id,
+                experiment,
+                name,
+                status,
+                start_ms,
+                end_ms: (end != i64::MIN).then_some(end),
+                last_write_ms,
+                params,
+                tags,
+            });
+        }
+        for _ in 0..d.len(34)? {
+            let id = d.u64()?;
+            let run = RunId(d.u64()?);
+            let name = SeriesName::decode(&mut d)?;
+            let has_last = d.u8()? == 1;
+            let last = d.i64()?;
+            catalog.define_series(id, run, name);
+            if let Some(entry) = catalog.series.get_mut(&id) {
+                entry.last_logged_step = has_last.then_some(last);
+            }
+        }
+        if !d.is_done() {
+            return Err((d.position(), "bytes after the catalog".into()));
+        }
+        for (run, table, rows) in table_rows {
+            if let Some(entry) = catalog.runs.get_mut(&run) {
+                entry.tables.entry(table).or_default().rows = rows;
+            }
+        }
+        for run in deleted {
+            catalog.delete_run(run);
+        }
+        catalog.next_run = catalog.next_run.max(next_run);
+        catalog.next_series = catalog.next_series.max(next_series);
+        Ok(Manifest {
+            flushed_lsn,
+            next_segment,
+            segments,
+            catalog,
+        })
+    }
+
+    /// Reads the manifest in `dir`; `None` if there is none (a new database).
+    pub(crate) fn read(dir: &Path) -> Result<Option<Manifest>> {
+        let path = dir.join(MANIFEST);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("read", &path, e)),
+        };
+        let corrupt = |offset: usize, reason: String| Error::Corrupt {
+            file: path.clone(),
+            offset: offset as u64,
+            reason,
+        };
+        let mut d = Decoder::new(&bytes);
+        let header = (|| Ok::<_, DecodeError>((d.u64()?, d.u32()?, d.u64()?)))()
+            .map_err(|(at, reason)| corrupt(at, reason))?;
+        let (magic, version, body_len) = header;
+        if magic.to_le_bytes() != *MAGIC {
+            return Err(corrupt(0, "not a runlog manifest (bad magic bytes)".into()));
+        }
+        let body_start = 20usize;
+        let body_end = body_start
+            .checked_add(usize::try_from(body_len).unwrap_or(usize::MAX))
+            .filter(|&end| end.checked_add(4) == Some(bytes.len()))
+            .ok_or_else(|| corrupt(12, format!("body length {body_len} does not fit the file")))?;
+        let body = &bytes[body_start..body_end];
+        let mut crc = [0u8; 4];
+        crc.copy_from_slice(&bytes[body_end..]);
+        let (expected, got) = (u32::from_le_bytes(crc), crc32fast::hash(body));
+        if expected != got {
+            return Err(corrupt(
+                body_end,
+                format!("checksum mismatch: stored {expected:#010x}, computed {got:#010x}"),
+            ));
+        }
+        if version != MANIFEST_VERSION {
+            return Err(Error::UnsupportedVersion {
+                file: path,
+                found: version,
+                supported: MANIFEST_VERSION,
+            });
+        }
+        Manifest::decode(body)
+            .map(Some)
+            .map_err(|(at, reason)| corrupt(body_start + at, reason))
+    }
+
+    /// Replaces the manifest in `dir` atomically and durably.
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
+        let body = self.encode();
+        let mut bytes = Vec::with_capacity(body.len() + 24);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&MANIFEST_VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(body.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&body);
+        bytes.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        let temp = dir.join("MANIFEST.tmp");
+        let path = dir.join(MANIFEST);
+        let mut file = File::create(&temp).map_err(|e| Error::io("create", &temp, e))?;
+        file.write_all(&bytes)
+            .and_then(|()| file.sync_all())
+            .map_err(|e| Error::io("write", &temp, e))?;
+        fs::rename(&temp, &path).map_err(|e| Error::io("rename into place", &path, e))?;
+        sync_dir(dir)
+    }
+}
+
+/// Makes creations, renames and deletions in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io("fsync directory", dir, e))
+}
+
+/// The path of segment file `file_no`.
+pub(crate) fn segment_path(dir: &Path, file_no: u64) -> PathBuf {
+    dir.join("segments").join(format!("{file_no:016}.seg"))
+}

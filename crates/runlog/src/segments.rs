@@ -1,0 +1,115 @@
+//! Open segment files shared by readers, and the stable merge of sorted
+//! point sources.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use runlog_segment::{Columns, SegmentReader};
+
+use crate::Result;
+use crate::manifest::{SegmentEntry, segment_path};
+
+/// An open segment. Readers hold it through an `Arc` (their snapshot); once
+/// compaction replaces it, the file is deleted when the last holder lets go.
+#[derive(Debug)]
+pub(crate) struct SegmentHandle {
+    pub entry: SegmentEntry,
+    pub reader: SegmentReader,
+    obsolete: AtomicBool,
+}
+
+impl SegmentHandle {
+    pub(crate) fn open(dir: &Path, entry: SegmentEntry) -> Result<SegmentHandle> {
+        Ok(SegmentHandle {
+            entry,
+            reader: SegmentReader::open(segment_path(dir, entry.file_no))?,
+            obsolete: AtomicBool::new(false),
+        })
+    }
+
+    /// Marks the file for deletion once no snapshot uses it.
+    pub(crate) fn retire(&self) {
+        self.obsolete.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for SegmentHandle {
+    fn drop(&mut self) {
+        if self.obsolete.load(Ordering::Acquire) {
+            // A file left behind is an orphan the next writer open deletes.
+            let _ = std::fs::remove_file(self.reader.path());
+        }
+    }
+}
+
+/// Merges sources that are each sorted by step into one sorted run; on equal
+/// steps, points of earlier sources (logged earlier) come first. Sources
+/// that follow each other without overlap are simply concatenated.
+pub(crate) fn merge_sorted(sources: Vec<Columns>) -> Columns {
+    let mut merged = Columns::default();
+    for next in &sources {
+        append_sorted(&mut merged, next);
+    }
+    merged
+}
+
+/// Whether points starting at step `first` can go after `out` as they are.
+pub(crate) fn follows(out: &Columns, first: i64) -> bool {
+    out.steps.last().is_none_or(|&last| last <= first)
+}
+
+/// Adds `newer`'s points (sorted, logged after `out`'s) to the sorted `out`.
+pub(crate) fn append_sorted(out: &mut Columns, newer: &Columns) {
+    match newer.steps.first() {
+        None => {}
+        Some(&first) if follows(out, first) => out.extend_from(newer, 0..newer.len()),
+        Some(_) => *out = merge_two(out, newer),
+    }
+}
+
+/// Stable merge of two sorted runs, `older` first on ties.
+fn merge_two(older: &Columns, newer: &Columns) -> Columns {
+    let mut out = Columns::default();
+    out.reserve(older.len() + newer.len());
+    let (mut i, mut j) = (0, 0);
+    while i < older.len() || j < newer.len() {
+        let take_older = j == newer.len() || (i < older.len() && older.steps[i] <= newer.steps[j]);
+        let (source, index) = if take_older {
+            (older, &mut i)
+        } else {
+            (newer, &mut j)
+        };
+        out.push(
+            source.steps[*index],
+            source.timestamps[*index],
+            source.values[*index],
+        );
+        *index += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn columns(points: &[(i64, f64)]) -> Columns {
+        let mut c = Columns::default();
+        for &(s, v) in points {
+            c.push(s, 0, v);
+        }
+        c
+    }
+
+    #[test]
+    fn merge_is_stable_with_earlier_sources_first_on_ties() {
+        let merged = merge_sorted(vec![
+            columns(&[(1, 1.0), (3, 1.0), (5, 1.0)]),
+            columns(&[(3, 2.0), (4, 2.0)]),
+            columns(&[]),
+            columns(&[(5, 3.0), (9, 3.0)]),
+        ]);
+        assert_eq!(merged.steps, [1, 3, 3, 4, 5, 5, 9]);
+        assert_eq!(merged.values, [1.0, 1.0, 2.0, 2.0, 1.0, 3.0, 3.0]);
+    }
+}

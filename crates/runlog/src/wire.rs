@@ -1,0 +1,109 @@
+//! Little-endian encoding of the engine's own records (WAL payloads and the
+//! manifest), with bounds-checked decoding.
+
+/// Appends fields to a byte buffer.
+#[derive(Debug, Default)]
+pub(crate) struct Encoder {
+    pub bytes: Vec<u8>,
+}
+
+impl Encoder {
+    pub(crate) fn u8(&mut self, v: u8) {
+        self.bytes.push(v);
+    }
+    pub(crate) fn u32(&mut self, v: u32) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn u64(&mut self, v: u64) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn i64(&mut self, v: i64) {
+        self.bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    pub(crate) fn f64(&mut self, v: f64) {
+        self.u64(v.to_bits());
+    }
+    /// A length-prefixed (u32) UTF-8 string.
+    pub(crate) fn str(&mut self, s: &str) {
+        self.u32(s.len() as u32);
+        self.bytes.extend_from_slice(s.as_bytes());
+    }
+    pub(crate) fn len(&mut self, n: usize) {
+        self.u32(n as u32);
+    }
+}
+
+/// Reads fields written by [`Encoder`]; every read is bounds-checked and a
+/// failure names the offset.
+#[derive(Debug)]
+pub(crate) struct Decoder<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+/// Where decoding failed and why.
+pub(crate) type DecodeError = (usize, String);
+
+impl<'a> Decoder<'a> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Decoder<'a> {
+        Decoder { bytes, pos: 0 }
+    }
+
+    pub(crate) fn is_done(&self) -> bool {
+        self.pos == self.bytes.len()
+    }
+
+    pub(crate) fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        let end = self
+            .pos
+            .checked_add(n)
+            .filter(|&end| end <= self.bytes.len())
+            .ok_or_else(|| (self.pos, format!("needs {n} more bytes than are left")))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N)?);
+        Ok(out)
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+    pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
+        Ok(i64::from_le_bytes(self.array()?))
+    }
+    pub(crate) fn f64(&mut self) -> Result<f64, DecodeError> {
+        Ok(f64::from_bits(self.u64()?))
+    }
+    pub(crate) fn str(&mut self) -> Result<String, DecodeError> {
+        let at = self.pos;
+        let len = self.u32()? as usize;
+        let bytes = self.take(len)?;
+        String::from_utf8(bytes.to_vec()).map_err(|_| (at, "string is not UTF-8".to_string()))
+    }
+    /// A count of items that each take at least `min_item` bytes, refused
+    /// if the rest of the input cannot hold them (no huge allocation from a
+    /// damaged count).
+    pub(crate) fn len(&mut self, min_item: usize) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let n = self.u32()? as usize;
+        if n.saturating_mul(min_item.max(1)) > self.bytes.len() - self.pos {
+            return Err((at, format!("count {n} exceeds the bytes left")));
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,560 @@
+//! The write API: runs, their metadata, and metric points. Every call checks
+//! everything first, then logs one WAL record, then applies it: a refused
+//! call writes nothing.
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use runlog_segment::{Columns, SeriesId};
+use runlog_wal::Durability;
+
+use crate::catalog::{Catalog, RunEntry, RunStatus, SeriesName};
+use crate::db::{Db, freeze};
+use crate::limits::{check_count, check_name, check_value};
+use crate::ops::{Op, Record};
+use crate::{Error, Result, RunId};
+
+/// Milliseconds since the Unix epoch, now.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// Series ids handed out within one write call, before it is applied.
+struct NewSeries<'a> {
+    catalog: &'a Catalog,
+    next: SeriesId,
+    defined: HashMap<SeriesName, SeriesId>,
+    ops: Vec<Op>,
+}
+
+impl<'a> NewSeries<'a> {
+    fn new(catalog: &'a Catalog) -> NewSeries<'a> {
+        NewSeries {
+            catalog,
+            next: catalog.next_series,
+            defined: HashMap::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn metrics_and_tables(&self, entry: &RunEntry) -> usize {
+        let new_tables = self
+            .defined
+            .keys()
+            .filter_map(|n| match n {
+                SeriesName::Column { table, .. } if !entry.tables.contains_key(table) => {
+                    Some(table)
+                }
+                _ => None,
+            })
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        let new_metrics = self
+            .defined
+            .keys()
+            .filter(|n| matches!(n, SeriesName::Metric(_)))
+            .count();
+        entry.metrics.len() + entry.tables.len() + new_tables + new_metrics
+    }
+
+    /// The series of metric `name` in `run`, defining it if new.
+    fn metric(&mut self, db: &Db, run: RunId, name: &str) -> Result<SeriesId> {
+        let entry = self.catalog.run(run).ok_or(Error::UnknownRun(run))?;
+        if let Some(&id) = entry.metrics.get(name) {
+            return Ok(id);
+        }
+        let key = SeriesName::Metric(name.to_string());
+        if let Some(&id) = self.defined.get(&key) {
+            return Ok(id);
+        }
+        check_name("metric name", name)?;
+        if entry.tables.contains_key(name) {
+            return Err(Error::KindConflict {
+                run,
+                name: name.to_string(),
+                existing: "table",
+            });
+        }
+        let limit = db.shared.options.limits.metrics_per_run;
+        check_count(
+            run,
+            "metrics per run",
+            self.metrics_and_tables(entry) + 1,
+            limit,
+            name,
+        )?;
+        Ok(self.define(run, key))
+    }
+
+    /// The series of column `column` of table `table` in `run`, defining
+    /// them if new.
+    fn column(&mut self, db: &Db, run: RunId, table: &str, column: &str) -> Result<SeriesId> {
+        let entry = self.catalog.run(run).ok_or(Error::UnknownRun(run))?;
+        let existing = entry.tables.get(table);
+        if let Some(&(_, id)) = existing.and_then(|t| t.columns.iter().find(|(c, _)| c == column)) {
+            return Ok(id);
+        }
+        let key = SeriesName::Column {
+            table: table.to_string(),
+            column: column.to_string(),
+        };
+        if let Some(&id) = self.defined.get(&key) {
+            return Ok(id);
+        }
+        check_name("table name", table)?;
+        check_name("column name", column)?;
+        if entry.metrics.contains_key(table) {
+            return Err(Error::KindConflict {
+                run,
+                name: table.to_string(),
+                existing: "metric",
+            });
+        }
+        let limits = db.shared.options.limits;
+        if existing.is_none() {
+            let before = self.metrics_and_tables(entry);
+            let new_table = !self
+                .defined
+                .keys()
+                .any(|n| matches!(n, SeriesName::Column { table: t, .. } if t == table));
+            check_count(
+                run,
+                "metrics per run",
+                before + usize::from(new_table),
+                limits.metrics_per_run,
+                table,
+            )?;
+        }
+        let columns = existing.map_or(0, |t| t.columns.len())
+            + self
+                .defined
+                .keys()
+                .filter(|n| matches!(n, SeriesName::Column { table: t, .. } if t == table))
+                .count();
+        check_count(
+            run,
+            "columns per table",
+            columns + 1,
+            limits.columns_per_table,
+            column,
+        )?;
+        Ok(self.define(run, key))
+    }
+
+    fn define(&mut self, run: RunId, name: SeriesName) -> SeriesId {
+        let id = self.next;
+        self.next += 1;
+        self.defined.insert(name.clone(), id);
+        self.ops.push(Op::DefineSeries {
+            series: id,
+            run,
+            name,
+        });
+        id
+    }
+
+    /// The step after the last one logged to `series` (0 for a new series).
+    fn next_step(&self, series: SeriesId) -> i64 {
+        self.catalog
+            .series
+            .get(&series)
+            .and_then(|s| s.last_logged_step)
+            .map_or(0, |s| s.saturating_add(1))
+    }
+}
+
+/// Points grouped by series, series in the order first given.
+#[derive(Default)]
+struct Points {
+    groups: Vec<(SeriesId, Columns)>,
+    /// Index into `groups`, built once a call names many series (a linear
+    /// scan is faster for the usual handful).
+    index: HashMap<SeriesId, usize>,
+}
+
+impl Points {
+    const SCAN_LIMIT: usize = 16;
+
+    fn push(&mut self, series: SeriesId, step: i64, timestamp: i64, value: f64) {
+        let found = if self.groups.len() <= Self::SCAN_LIMIT {
+            self.groups.iter().rposition(|g| g.0 == series)
+        } else {
+            if self.index.is_empty() {
+                self.index = self
+                    .groups
+                    .iter()
+                    .enumerate()
+                    .map(|(i, g)| (g.0, i))
+                    .collect();
+            }
+            self.index.get(&series).copied()
+        };
+        let at = found.unwrap_or_else(|| {
+            self.groups.push((series, Columns::default()));
+            if !self.index.is_empty() {
+                self.index.insert(series, self.groups.len() - 1);
+            }
+            self.groups.len() - 1
+        });
+        self.groups[at].1.push(step, timestamp, value);
+    }
+
+    fn into_ops(self, ops: &mut Vec<Op>) {
+        ops.extend(self.groups.into_iter().map(|(series, points)| Op::Points {
+            series,
+            steps: points.steps,
+            timestamps: points.timestamps,
+            values: points.values,
+        }));
+    }
+}
+
+impl Db {
+    /// Logs the ops `build` makes from the current catalog as one WAL
+    /// record, applies them, and (under `Sync`) waits for durability.
+    fn write<T>(&self, build: impl FnOnce(&Catalog, i64) -> Result<(Vec<Op>, T)>) -> Result<T> {
+        let wal = self.shared.check_writable()?;
+        let (result, full) = {
+            let _writer = self.shared.write.lock();
+            self.wait_for_memtable_room()?;
+            let now = now_ms();
+            let (ops, result) = build(&self.shared.state.read().catalog, now)?;
+            if ops.is_empty() {
+                return Ok(result);
+            }
+            let record = Record { wall_ms: now, ops };
+            let lsn = wal.append(&record.encode())?;
+            let mut state = self.shared.state.write();
+            let state = &mut *state;
+            record.apply(&mut state.catalog, &mut state.active);
+            state.active.last_lsn = lsn.0;
+            let full = state.active.bytes() >= self.freeze_at() && state.frozen.is_empty();
+            if full {
+                freeze(state);
+            }
+            (result, full)
+        };
+        if full {
+            self.shared.notify(false);
+        }
+        if self.shared.options.durability == Durability::Sync {
+            wal.sync()?;
+        }
+        Ok(result)
+    }
+
+    /// The active memtable freezes at half the memtable budget, so that it
+    /// and the one being flushed stay within the budget together.
+    pub(crate) fn freeze_at(&self) -> usize {
+        self.shared.options.memtable_bytes / 2
+    }
+
+    /// Backpressure: while the active memtable is full and the previous one
+    /// is still being flushed, writers wait for the flusher (or, without
+    /// background threads, flush it themselves). Called with the writer
+    /// mutex held.
+    fn wait_for_memtable_room(&self) -> Result<()> {
+        loop {
+            {
+                let mut state = self.shared.state.write();
+                if state.active.bytes() < self.freeze_at() {
+                    return Ok(());
+                }
+                if state.frozen.is_empty() {
+                    freeze(&mut state);
+                    drop(state);
+                    self.shared.notify(false);
+                    return Ok(());
+                }
+            }
+            if !self.has_background_threads() {
+                crate::background::flush_one(&self.shared)?;
+                continue;
+            }
+            let mut signals = self.shared.signals.lock();
+            if let Some(cause) = self.shared.poison.get() {
+                return Err(Error::Poisoned {
+                    cause: cause.clone(),
+                });
+            }
+            self.shared
+                .wake
+                .wait_for(&mut signals, std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// Creates a run named `name` in `experiment` (created on first use),
+    /// `Running` from now. Run names are unique within an experiment.
+    pub fn create_run(&self, experiment: &str, name: &str) -> Result<RunId> {
+        check_name("experiment name", experiment)?;
+        check_name("run name", name)?;
+        self.write(|catalog, now| {
+            let key = (experiment.to_string(), name.to_string());
+            if let Some(&existing) = catalog.run_names.get(&key) {
+                return Err(Error::RunExists {
+                    experiment: experiment.to_string(),
+                    name: name.to_string(),
+                    existing,
+                });
+            }
+            let run = RunId(catalog.next_run);
+            let op = Op::CreateRun {
+                run,
+                experiment: experiment.to_string(),
+                name: name.to_string(),
+                start_ms: now,
+            };
+            Ok((vec![op], run))
+        })
+    }
+
+    /// Sets a run's status; any status but `Running` records the end time.
+    pub fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
+        self.write(|catalog, now| {
+            catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            let end_ms = (status != RunStatus::Running).then_some(now);
+            Ok((
+                vec![Op::SetStatus {
+                    run,
+                    status,
+                    end_ms,
+                }],
+                (),
+            ))
+        })
+    }
+
+    /// Marks a run `Completed`.
+    pub fn complete_run(&self, run: RunId) -> Result<()> {
+        self.set_status(run, RunStatus::Completed)
+    }
+
+    /// Marks a run `Failed`.
+    pub fn fail_run(&self, run: RunId) -> Result<()> {
+        self.set_status(run, RunStatus::Failed)
+    }
+
+    /// Marks a run `Killed`.
+    pub fn kill_run(&self, run: RunId) -> Result<()> {
+        self.set_status(run, RunStatus::Killed)
+    }
+
+    pub(crate) fn mark_running_runs(&self, status: RunStatus) -> Result<()> {
+        let running: Vec<RunId> = self
+            .shared
+            .state
+            .read()
+            .catalog
+            .runs
+            .values()
+            .filter(|r| !r.deleted && r.info.status == RunStatus::Running)
+            .map(|r| r.info.id)
+            .collect();
+        running
+            .into_iter()
+            .try_for_each(|run| self.set_status(run, status))
+    }
+
+    /// Sets a param. Params are write-once: setting the value it already has
+    /// is fine, changing it is [`Error::ParamAlreadySet`].
+    pub fn set_param(&self, run: RunId, key: &str, value: &str) -> Result<()> {
+        check_name("param key", key)?;
+        let limits = self.shared.options.limits;
+        check_value("param", key, value, limits.value_bytes)?;
+        self.write(|catalog, _| {
+            let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            match entry.info.params.get(key) {
+                Some(existing) if existing == value => return Ok((Vec::new(), ())),
+                Some(existing) => {
+                    return Err(Error::ParamAlreadySet {
+                        run,
+                        key: key.to_string(),
+                        existing: existing.clone(),
+                    });
+                }
+                None => check_count(
+                    run,
+                    "params per run",
+                    entry.info.params.len() + 1,
+                    limits.params_per_run,
+                    key,
+                )?,
+            }
+            let op = Op::SetParam {
+                run,
+                key: key.to_string(),
+                value: value.to_string(),
+            };
+            Ok((vec![op], ()))
+        })
+    }
+
+    /// Sets (or overwrites) a tag.
+    pub fn set_tag(&self, run: RunId, key: &str, value: &str) -> Result<()> {
+        check_name("tag key", key)?;
+        let limits = self.shared.options.limits;
+        check_value("tag", key, value, limits.value_bytes)?;
+        self.write(|catalog, _| {
+            let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            if !entry.info.tags.contains_key(key) {
+                check_count(
+                    run,
+                    "tags per run",
+                    entry.info.tags.len() + 1,
+                    limits.tags_per_run,
+                    key,
+                )?;
+            }
+            let op = Op::SetTag {
+                run,
+                key: key.to_string(),
+                value: value.to_string(),
+            };
+            Ok((vec![op], ()))
+        })
+    }
+
+    /// Deletes a run: it disappears from every query at once; compaction
+    /// drops its points from the files.
+    pub fn delete_run(&self, run: RunId) -> Result<()> {
+        self.write(|catalog, _| {
+            catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            Ok((vec![Op::DeleteRun { run }], ()))
+        })
+    }
+
+    /// Logs `value` to metric `name` at the step after the last one logged
+    /// to it (0 for a new metric), timestamped now; returns the step.
+    pub fn log(&self, run: RunId, name: &str, value: f64) -> Result<i64> {
+        self.log_list(run, name, &[value]).map(|steps| steps.start)
+    }
+
+    /// Logs one point with an explicit step and timestamp (ms).
+    pub fn log_at(
+        &self,
+        run: RunId,
+        name: &str,
+        step: i64,
+        timestamp_ms: i64,
+        value: f64,
+    ) -> Result<()> {
+        self.write(|catalog, _| {
+            let mut new = NewSeries::new(catalog);
+            let series = new.metric(self, run, name)?;
+            let mut ops = new.ops;
+            ops.push(Op::Points {
+                series,
+                steps: vec![step],
+                timestamps: vec![timestamp_ms],
+                values: vec![value],
+            });
+            Ok((ops, ()))
+        })
+    }
+
+    /// Logs many points, of any metrics of one run, as one atomic write:
+    /// `(metric, step, timestamp_ms, value)`.
+    pub fn log_batch(&self, run: RunId, points: &[(&str, i64, i64, f64)]) -> Result<()> {
+        self.write(|catalog, _| {
+            let mut new = NewSeries::new(catalog);
+            let mut grouped = Points::default();
+            for &(name, step, timestamp, value) in points {
+                let series = new.metric(self, run, name)?;
+                grouped.push(series, step, timestamp, value);
+            }
+            let mut ops = new.ops;
+            grouped.into_ops(&mut ops);
+            Ok((ops, ()))
+        })
+    }
+
+    /// Logs a whole list as one metric, at consecutive implicit steps after
+    /// the last one logged; returns the steps used.
+    pub fn log_list(&self, run: RunId, name: &str, values: &[f64]) -> Result<std::ops::Range<i64>> {
+        self.write(|catalog, now| {
+            let mut new = NewSeries::new(catalog);
+            let series = new.metric(self, run, name)?;
+            let first = new.next_step(series);
+            let range = first..first.saturating_add(values.len() as i64);
+            if values.is_empty() {
+                // Nothing to log: not even the metric's name.
+                return Ok((Vec::new(), range));
+            }
+            let steps: Vec<i64> = (0..values.len() as i64)
+                .map(|i| first.saturating_add(i))
+                .collect();
+            let mut ops = new.ops;
+            ops.push(Op::Points {
+                series,
+                timestamps: vec![now; steps.len()],
+                steps,
+                values: values.to_vec(),
+            });
+            Ok((ops, range))
+        })
+    }
+
+    /// Logs one row of table metric `table`: each `(column, value)` at the
+    /// table's next row index (its step). Columns a row leaves out have no
+    /// value in that row. Returns the row index.
+    pub fn log_row(&self, run: RunId, table: &str, row: &[(&str, f64)]) -> Result<u64> {
+        let columns: Vec<(&str, Vec<f64>)> = row.iter().map(|&(c, v)| (c, vec![v])).collect();
+        let columns: Vec<(&str, &[f64])> =
+            columns.iter().map(|(c, v)| (*c, v.as_slice())).collect();
+        self.log_table(run, table, &columns).map(|rows| rows.start)
+    }
+
+    /// Logs whole columns of table metric `table` (all of the same length)
+    /// as rows after its last row; returns the row indexes used.
+    pub fn log_table(
+        &self,
+        run: RunId,
+        table: &str,
+        columns: &[(&str, &[f64])],
+    ) -> Result<std::ops::Range<u64>> {
+        let expected = columns.first().map_or(0, |(_, v)| v.len());
+        for (index, &(column, values)) in columns.iter().enumerate() {
+            if values.len() != expected {
+                return Err(Error::RaggedTable {
+                    table: table.to_string(),
+                    column: column.to_string(),
+                    len: values.len(),
+                    expected,
+                });
+            }
+            if columns[..index].iter().any(|(c, _)| *c == column) {
+                return Err(Error::InvalidName {
+                    what: "column name",
+                    name: column.to_string(),
+                    reason: "given twice in one call".into(),
+                });
+            }
+        }
+        self.write(|catalog, now| {
+            let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            let first_row = entry.tables.get(table).map_or(0, |t| t.rows);
+            let rows = first_row..first_row + expected as u64;
+            if expected == 0 {
+                return Ok((Vec::new(), rows));
+            }
+            let mut new = NewSeries::new(catalog);
+            let mut grouped = Points::default();
+            for &(column, values) in columns {
+                let series = new.column(self, run, table, column)?;
+                for (i, &value) in values.iter().enumerate() {
+                    grouped.push(series, (first_row + i as u64) as i64, now, value);
+                }
+            }
+            let mut ops = new.ops;
+            grouped.into_ops(&mut ops);
+            ops.push(Op::TableRows {
+                run,
+                table: table.to_string(),
+                rows: rows.end,
+            });
+            Ok((ops, rows))
+        })
+    }
+}
