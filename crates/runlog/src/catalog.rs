@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use runlog_segment::{SeriesId, Stats};
 
+use crate::id_map::IdMap;
 use crate::wire::{DecodeError, Decoder, Encoder};
 
 /// Identifies a run within a database.
@@ -113,8 +114,28 @@ pub struct RunInfo {
 /// Whether a series is a metric or a column of a table metric.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum SeriesName {
-    Metric(String),
-    Column { table: String, column: String },
+    /// Shared with the run's metric map and with run-list summaries.
+    Metric(Arc<str>),
+    Column {
+        table: String,
+        column: String,
+    },
+}
+
+/// Hands out one shared copy of each metric name while a manifest is read,
+/// so 10,000 runs logging `loss` hold one `loss`.
+#[derive(Debug, Default)]
+pub(crate) struct Interner(HashMap<Arc<str>, ()>);
+
+impl Interner {
+    pub(crate) fn get(&mut self, name: &str) -> Arc<str> {
+        if let Some((shared, ())) = self.0.get_key_value(name) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(name);
+        self.0.insert(Arc::clone(&shared), ());
+        shared
+    }
 }
 
 impl SeriesName {
@@ -136,15 +157,18 @@ impl SeriesName {
     }
 
     /// Reads what [`SeriesName::encode`] wrote.
-    pub(crate) fn decode(d: &mut Decoder<'_>) -> Result<SeriesName, DecodeError> {
+    pub(crate) fn decode(
+        d: &mut Decoder<'_>,
+        names: &mut Interner,
+    ) -> Result<SeriesName, DecodeError> {
         let at = d.position();
         let kind = d.u8()?;
-        let (first, second) = (d.str()?, d.str()?);
+        let (first, second) = (d.str_ref()?, d.str_ref()?);
         match kind {
-            0 => Ok(SeriesName::Metric(first)),
+            0 => Ok(SeriesName::Metric(names.get(first))),
             1 => Ok(SeriesName::Column {
-                table: first,
-                column: second,
+                table: first.to_string(),
+                column: second.to_string(),
             }),
             other => Err((at, format!("unknown series kind {other}"))),
         }
@@ -184,7 +208,7 @@ pub(crate) struct SeriesEntry {
 pub(crate) struct Catalog {
     pub runs: BTreeMap<RunId, RunEntry>,
     pub run_names: HashMap<(String, String), RunId>,
-    pub series: HashMap<SeriesId, SeriesEntry>,
+    pub series: IdMap<SeriesEntry>,
     pub next_run: u64,
     pub next_series: u64,
 }
@@ -203,7 +227,7 @@ impl Catalog {
         if let Some(entry) = self.runs.get_mut(&run) {
             match &name {
                 SeriesName::Metric(metric) => {
-                    entry.metrics.insert(Arc::from(metric.as_str()), series);
+                    entry.metrics.insert(Arc::clone(metric), series);
                 }
                 SeriesName::Column { table, column } => {
                     entry

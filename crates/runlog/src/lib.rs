@@ -31,6 +31,7 @@ mod background;
 mod catalog;
 mod db;
 mod error;
+mod id_map;
 mod limits;
 mod lock;
 mod manifest;

@@ -20,7 +20,7 @@ use std::fs::{self, File};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::{Catalog, RunInfo, RunStatus, SeriesName};
+use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
 use crate::wire::{DecodeError, Decoder, Encoder};
 use crate::{Error, Result, RunId};
 
@@ -111,6 +111,7 @@ impl Manifest {
                 })
             })
             .collect::<Result<Vec<_>, DecodeError>>()?;
+        let mut names = Interner::default();
         let mut deleted = Vec::new();
         let mut table_rows = Vec::new();
         for _ in 0..d.len(40)? {
@@ -152,7 +153,7 @@ impl Manifest {
         for _ in 0..d.len(34)? {
             let id = d.u64()?;
             let run = RunId(d.u64()?);
-            let name = SeriesName::decode(&mut d)?;
+            let name = SeriesName::decode(&mut d, &mut names)?;
             let has_last = d.u8()? == 1;
             let last = d.i64()?;
             catalog.define_series(id, run, name);

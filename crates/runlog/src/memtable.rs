@@ -1,9 +1,9 @@
 //! The memtable: recent points per series, in memory, sorted by step with
 //! ties in log order.
 
-use std::collections::HashMap;
-
 use runlog_segment::{Columns, SeriesId};
+
+use crate::id_map::IdMap;
 
 /// Bytes a point slot costs in a memtable (step, timestamp, value); memory
 /// is counted by capacity, so growth headroom counts too.
@@ -14,7 +14,7 @@ const SERIES_BYTES: usize = 128;
 /// Points not yet in a segment.
 #[derive(Debug, Default)]
 pub(crate) struct Memtable {
-    series: HashMap<SeriesId, Columns>,
+    series: IdMap<Columns>,
     bytes: usize,
     /// The LSN of the last WAL record whose points are in this memtable.
     pub(crate) last_lsn: u64,

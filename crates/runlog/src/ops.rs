@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 use runlog_segment::{SeriesId, Stats};
 
 use crate::RunId;
-use crate::catalog::{Catalog, RunInfo, RunStatus, SeriesName};
+use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
 use crate::db::absorb;
 use crate::memtable::Memtable;
 use crate::wire::{DecodeError, Decoder, Encoder};
@@ -227,7 +227,7 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
         5 => Op::DefineSeries {
             series: d.u64()?,
             run: RunId(d.u64()?),
-            name: SeriesName::decode(d)?,
+            name: SeriesName::decode(d, &mut Interner::default())?,
         },
         6 => {
             let series = d.u64()?;

@@ -90,10 +90,14 @@ impl<'a> Decoder<'a> {
         Ok(f64::from_bits(self.u64()?))
     }
     pub(crate) fn str(&mut self) -> Result<String, DecodeError> {
+        self.str_ref().map(str::to_string)
+    }
+    /// A string borrowed from the input.
+    pub(crate) fn str_ref(&mut self) -> Result<&'a str, DecodeError> {
         let at = self.pos;
         let len = self.u32()? as usize;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| (at, "string is not UTF-8".to_string()))
+        std::str::from_utf8(bytes).map_err(|_| (at, "string is not UTF-8".to_string()))
     }
     /// A count of items that each take at least `min_item` bytes, refused
     /// if the rest of the input cannot hold them (no huge allocation from a

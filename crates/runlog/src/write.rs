@@ -65,7 +65,7 @@ impl<'a> NewSeries<'a> {
         if let Some(&id) = entry.metrics.get(name) {
             return Ok(id);
         }
-        let key = SeriesName::Metric(name.to_string());
+        let key = SeriesName::Metric(std::sync::Arc::from(name));
         if let Some(&id) = self.defined.get(&key) {
             return Ok(id);
         }
