@@ -188,8 +188,9 @@ impl Wal {
     }
 
     /// Deletes the files that hold only records with LSNs below `lsn`, and
-    /// returns how many it deleted. The file being appended to is never
-    /// deleted, so the log keeps its place.
+    /// returns how many it deleted. If `lsn` is past every record, the log
+    /// first starts a new (empty) file, so no record below `lsn` stays on
+    /// disk; the newest file always remains, so the log keeps its place.
     pub fn truncate_before(&self, lsn: Lsn) -> Result<usize> {
         self.shared.truncate_before(lsn)
     }
@@ -387,6 +388,11 @@ impl Shared {
         let _in_order = self.truncation.lock();
         let doomed: Vec<Lsn> = {
             let mut state = self.state.lock();
+            if lsn >= state.next_lsn && state.holds_records() {
+                // Everything appended is covered: start a new file so the
+                // one appended to so far can go too.
+                self.rotate(&mut state)?;
+            }
             let mut count = 0;
             while count < state.older.len() {
                 let ends_before = state
@@ -421,11 +427,16 @@ impl Shared {
 }
 
 impl WriterState {
+    /// Whether the active file holds records (written or buffered).
+    fn holds_records(&self) -> bool {
+        self.active.written + self.buffer.len() as u64 > HEADER_LEN as u64
+    }
+
     /// Whether a record of `framed` bytes must go into a new file: it would
     /// overflow the active file, which already holds records. A record
     /// larger than a whole file gets a file of its own.
     fn needs_rotation(&self, framed: usize, segment_size: u64) -> bool {
         let used = self.active.written + self.buffer.len() as u64;
-        used > HEADER_LEN as u64 && used + framed as u64 > segment_size
+        self.holds_records() && used + framed as u64 > segment_size
     }
 }

@@ -129,9 +129,10 @@ fn truncate_before_deletes_only_whole_older_files() {
     assert!(first <= Lsn(600), "record 600 and later are kept");
     assert!(first > Lsn(1), "files wholly below 600 are gone");
     assert_eq!(common::check_exact_prefix(&records, 100), Lsn(1000));
-    // Truncating past the end keeps the active file and the LSN sequence.
+    // Truncating past the end leaves one empty file and the LSN sequence.
     wal.truncate_before(Lsn(u64::MAX)).unwrap();
     assert_eq!(common::files(&storage).len(), 1);
+    assert!(read_all(&storage, RecoveryMode::Strict).unwrap().is_empty());
     drop(wal);
     let wal = common::open(&storage, Durability::Buffered).unwrap();
     assert_eq!(wal.next_lsn(), Lsn(1001));

@@ -32,6 +32,7 @@ mod catalog;
 mod db;
 mod error;
 mod id_map;
+pub mod inspect;
 mod limits;
 mod lock;
 mod manifest;

@@ -113,11 +113,44 @@ impl Record {
         Ok(Record { wall_ms, ops })
     }
 
+    /// One line per op, for WAL dumps.
+    pub(crate) fn summaries(&self) -> Vec<String> {
+        self.ops.iter().map(summary).collect()
+    }
+
     /// Applies every op to the catalog and memtable.
     pub(crate) fn apply(&self, catalog: &mut Catalog, memtable: &mut Memtable) {
         for op in &self.ops {
             apply(op, self.wall_ms, catalog, memtable);
         }
+    }
+}
+
+fn summary(op: &Op) -> String {
+    match op {
+        Op::CreateRun {
+            run,
+            experiment,
+            name,
+            ..
+        } => format!("create run {run} {experiment}/{name}"),
+        Op::SetStatus { run, status, .. } => format!("run {run} status {status}"),
+        Op::SetParam { run, key, value } => format!("run {run} param {key}={value}"),
+        Op::SetTag { run, key, value } => format!("run {run} tag {key}={value}"),
+        Op::DefineSeries { series, run, name } => match name {
+            SeriesName::Metric(metric) => format!("run {run} metric {metric} = series {series}"),
+            SeriesName::Column { table, column } => {
+                format!("run {run} table {table} column {column} = series {series}")
+            }
+        },
+        Op::Points { series, steps, .. } => format!(
+            "points series {series} x{} steps {}..{}",
+            steps.len(),
+            steps.iter().min().unwrap_or(&0),
+            steps.iter().max().unwrap_or(&0)
+        ),
+        Op::TableRows { run, table, rows } => format!("run {run} table {table} rows {rows}"),
+        Op::DeleteRun { run } => format!("delete run {run}"),
     }
 }
 

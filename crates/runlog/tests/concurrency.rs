@@ -55,7 +55,13 @@ fn readers_see_growing_prefixes_while_writers_flush_and_compact() {
                         };
                         let expected: Vec<i64> = (0..history.len() as i64).collect();
                         assert_eq!(history.steps, expected, "a prefix, each step once");
-                        assert!(history.values.iter().zip(0..).all(|(&v, s)| v == value(run.0, s)));
+                        assert!(
+                            history
+                                .values
+                                .iter()
+                                .zip(0..)
+                                .all(|(&v, s)| v == value(run.0, s))
+                        );
                         assert!(history.len() >= seen[i], "never shrinks");
                         seen[i] = history.len();
                         let latest = db.latest(run, "a").unwrap();
@@ -70,12 +76,21 @@ fn readers_see_growing_prefixes_while_writers_flush_and_compact() {
         db.flush().unwrap();
         done.store(true, Ordering::Release);
     });
-    assert!(db.segment_files().len() < 12, "compaction kept the file count bounded");
+    assert!(
+        db.segment_files().len() < 12,
+        "compaction kept the file count bounded"
+    );
     for &run in &runs {
         for (name, sign) in [("a", 1.0), ("b", -1.0)] {
             let history = db.history(run, name, ..).unwrap();
             assert_eq!(history.len(), STEPS as usize);
-            assert!(history.values.iter().zip(0..).all(|(&v, s)| v == sign * value(run.0, s)));
+            assert!(
+                history
+                    .values
+                    .iter()
+                    .zip(0..)
+                    .all(|(&v, s)| v == sign * value(run.0, s))
+            );
             assert_eq!(db.stats(run, name).unwrap().count, STEPS as u64);
         }
     }

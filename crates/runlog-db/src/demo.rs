@@ -1,0 +1,73 @@
+//! `demo`: a database following the standard workload, to explore.
+
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use runlog::{Db, Durability, RunFilter};
+use runlog_workload::{METRICS, Run, experiment_id, run_id};
+
+use crate::query::print_runs;
+
+const RUNS: usize = 12;
+
+/// Creates the demo database in `dir` (or reuses it) and lists its runs.
+pub fn run(dir: &Path, steps: u64, json: bool) -> Result<(), String> {
+    if dir.join("MANIFEST").exists() {
+        eprintln!("{} already holds a database; listing it", dir.display());
+    } else {
+        create(dir, steps).map_err(|e| e.to_string())?;
+        eprintln!("created the demo database in {}", dir.display());
+    }
+    let db = Db::open_read_only(dir).map_err(|e| e.to_string())?;
+    print_runs(&db, &RunFilter::default(), "loss", json);
+    Ok(())
+}
+
+fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
+    let db = Db::builder(dir).durability(Durability::Buffered).open()?;
+    let per_run = Run { steps, seed: 0 }.point_count();
+    let progress = ProgressBar::new(per_run * RUNS as u64).with_style(
+        ProgressStyle::with_template(
+            "{bar:40} {human_pos}/{human_len} points  {per_sec}  eta {eta}",
+        )
+        .expect("a valid template"),
+    );
+    for index in 0..RUNS {
+        let run = db.create_run(&experiment_id(index % 3), &run_id(index))?;
+        db.set_param(run, "lr", "3e-4")?;
+        db.set_param(run, "batch_size", &(32 << (index % 3)).to_string())?;
+        db.set_tag(run, "model", if index % 2 == 0 { "mlp" } else { "cnn" })?;
+        db.set_tag(run, "dataset", "mnist")?;
+        let mut batch = Vec::with_capacity(1100);
+        Run {
+            steps,
+            seed: index as u64,
+        }
+        .for_each_point(|metric, step, timestamp, value| {
+            batch.push((METRICS[metric], step, timestamp, value));
+            if batch.len() >= 1000 && metric == METRICS.len() - 1 {
+                progress.inc(batch.len() as u64);
+                db.log_batch(run, &batch).expect("demo points are valid");
+                batch.clear();
+            }
+        });
+        progress.inc(batch.len() as u64);
+        db.log_batch(run, &batch)?;
+        for row in 0..5 {
+            let fraction = f64::from(row) / 4.0;
+            db.log_row(
+                run,
+                "eval",
+                &[("fraction", fraction), ("accuracy", 0.5 + 0.4 * fraction)],
+            )?;
+        }
+        match index % 4 {
+            2 => {} // still running
+            3 => db.fail_run(run)?,
+            _ => db.complete_run(run)?,
+        }
+    }
+    progress.finish_and_clear();
+    db.flush()?;
+    db.close()
+}

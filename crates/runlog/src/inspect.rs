@@ -1,0 +1,299 @@
+//! Checks and dumps of a database directory, for inspection tools and for
+//! servers: they only read, and need no lock (they work on a database a
+//! writer has open).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use runlog_segment::{Columns, SegmentReader, Stats};
+use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
+
+use crate::manifest::{Manifest, segment_path};
+use crate::ops::Record;
+use crate::{Error, Result};
+
+/// One problem [`verify`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The damaged file.
+    pub file: PathBuf,
+    /// Byte offset of the damage, when known.
+    pub offset: Option<u64>,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// What [`verify`] checked, and what it found wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Segment files checked.
+    pub segments: usize,
+    /// Chunks whose CRC, decoding and statistics were checked.
+    pub chunks: usize,
+    /// Points decoded.
+    pub points: u64,
+    /// WAL records whose CRC and encoding were checked.
+    pub wal_records: u64,
+    /// Every problem found (empty: the database is intact).
+    pub problems: Vec<Problem>,
+}
+
+/// Reads everything in the database at `dir` and checks it: the manifest,
+/// every chunk of every segment (CRC, decoding, statistics against the
+/// decoded points, series statistics against their chunks), and every WAL
+/// record (CRC, sequence, encoding). Problems are collected, not returned
+/// as errors, so one damaged file does not hide another.
+pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    let mut report = VerifyReport::default();
+    let manifest = match Manifest::read(dir) {
+        Ok(manifest) => manifest.unwrap_or_default(),
+        Err(e) => {
+            report.problems.push(problem_of(&e, dir.join("MANIFEST")));
+            return Ok(report);
+        }
+    };
+    for entry in &manifest.segments {
+        let path = segment_path(dir, entry.file_no);
+        report.segments += 1;
+        let reader = match SegmentReader::open(&path) {
+            Ok(reader) => reader,
+            Err(e) => {
+                report.problems.push(problem_of(&e.into(), path));
+                continue;
+            }
+        };
+        verify_segment(&reader, &mut report);
+    }
+    verify_wal(dir, &mut report)?;
+    Ok(report)
+}
+
+fn verify_segment(reader: &SegmentReader, report: &mut VerifyReport) {
+    let mut points = Columns::default();
+    for series in reader.series() {
+        let mut folded: Option<Stats> = None;
+        for chunk in reader.chunks(series.id) {
+            report.chunks += 1;
+            points.clear();
+            if let Err(e) = reader.read_chunk(chunk, &mut points) {
+                report
+                    .problems
+                    .push(problem_of(&e.into(), reader.path().to_path_buf()));
+                continue;
+            }
+            report.points += points.len() as u64;
+            let recomputed = Stats::of(&points.steps, &points.timestamps, &points.values);
+            if recomputed != Some(chunk.stats) {
+                report.problems.push(Problem {
+                    file: reader.path().to_path_buf(),
+                    offset: Some(chunk.offset),
+                    message: format!(
+                        "series {}: chunk statistics do not match its points",
+                        series.id
+                    ),
+                });
+            }
+            match &mut folded {
+                Some(stats) => stats.merge(&chunk.stats),
+                None => folded = Some(chunk.stats),
+            }
+        }
+        if folded.is_some_and(|stats| stats != series.stats) {
+            report.problems.push(Problem {
+                file: reader.path().to_path_buf(),
+                offset: None,
+                message: format!("series {}: statistics do not match its chunks", series.id),
+            });
+        }
+    }
+}
+
+fn verify_wal(dir: &Path, report: &mut VerifyReport) -> Result<()> {
+    let wal_dir = dir.join("wal");
+    if !wal_dir.exists() {
+        return Ok(());
+    }
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let reader = WalReader::open(storage, &wal_dir, RecoveryMode::Strict, Lsn(0))?;
+    for record in reader {
+        match record {
+            Ok(record) => {
+                report.wal_records += 1;
+                if let Err((offset, reason)) = Record::decode(&record.payload) {
+                    report.problems.push(Problem {
+                        file: wal_dir.clone(),
+                        offset: None,
+                        message: format!(
+                            "WAL record {} does not decode at payload byte {offset}: {reason}",
+                            record.lsn
+                        ),
+                    });
+                }
+            }
+            Err(e) => {
+                report.problems.push(problem_of(&e.into(), wal_dir.clone()));
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The file and offset an error names, as a problem.
+fn problem_of(error: &Error, fallback: PathBuf) -> Problem {
+    let (file, offset) = match error {
+        Error::Corrupt { file, offset, .. } => (file.clone(), Some(*offset)),
+        Error::Segment(runlog_segment::Error::Corrupt { file, offset, .. })
+        | Error::Segment(runlog_segment::Error::UnknownCodec { file, offset, .. })
+        | Error::Wal(runlog_wal::Error::Corrupt { file, offset, .. }) => {
+            (file.clone(), Some(*offset))
+        }
+        _ => (fallback, None),
+    };
+    Problem {
+        file,
+        offset,
+        message: error.to_string(),
+    }
+}
+
+/// Sizes of what a database holds on disk.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageStats {
+    /// Segment files, oldest first: path, level, bytes, points.
+    pub segments: Vec<(PathBuf, u32, u64, u64)>,
+    /// Points in segments.
+    pub points: u64,
+    /// Bytes of segment files.
+    pub segment_bytes: u64,
+    /// Column bytes by codec name (`"value:pco-f32"`, `"timestamp:linear"`,
+    /// ...), with the number of columns using it.
+    pub codecs: BTreeMap<String, (u64, u64)>,
+    /// WAL files and their total size.
+    pub wal_files: usize,
+    /// Bytes of WAL files.
+    pub wal_bytes: u64,
+    /// Bytes of the manifest.
+    pub manifest_bytes: u64,
+}
+
+impl StorageStats {
+    /// Segment bytes per point in segments (0 without points).
+    pub fn bytes_per_point(&self) -> f64 {
+        if self.points == 0 {
+            0.0
+        } else {
+            self.segment_bytes as f64 / self.points as f64
+        }
+    }
+}
+
+/// Counts files, bytes, points and bytes per codec of the database at
+/// `dir`, from the segment footers and column tags (no data is decoded).
+pub fn storage_stats(dir: &Path) -> Result<StorageStats> {
+    let manifest = Manifest::read(dir)?.unwrap_or_default();
+    let mut stats = StorageStats {
+        manifest_bytes: std::fs::metadata(dir.join("MANIFEST")).map_or(0, |m| m.len()),
+        ..StorageStats::default()
+    };
+    for entry in &manifest.segments {
+        let reader = SegmentReader::open(segment_path(dir, entry.file_no))?;
+        let points: u64 = reader.series().iter().map(|s| s.stats.count).sum();
+        for chunk in reader.all_chunks() {
+            let bytes = reader.chunk_bytes(chunk);
+            let columns = [
+                ("step", 0, chunk.step_len),
+                ("timestamp", chunk.step_len, chunk.timestamp_len),
+                (
+                    "value",
+                    chunk.step_len + chunk.timestamp_len,
+                    chunk.len - chunk.step_len - chunk.timestamp_len,
+                ),
+            ];
+            for (column, start, len) in columns {
+                let name = format!("{column}:{}", codec_name(bytes[start as usize]));
+                let slot = stats.codecs.entry(name).or_default();
+                slot.0 += u64::from(len);
+                slot.1 += 1;
+            }
+        }
+        stats.points += points;
+        stats.segment_bytes += reader.file_len();
+        stats.segments.push((
+            reader.path().to_path_buf(),
+            entry.level,
+            reader.file_len(),
+            points,
+        ));
+    }
+    if let Ok(entries) = std::fs::read_dir(dir.join("wal")) {
+        for entry in entries.flatten() {
+            stats.wal_files += 1;
+            stats.wal_bytes += entry.metadata().map_or(0, |m| m.len());
+        }
+    }
+    Ok(stats)
+}
+
+/// The name of the codec with tag `tag` (see `docs/format-segment.md`).
+pub fn codec_name(tag: u8) -> &'static str {
+    match tag {
+        0x01 | 0x10 => "plain",
+        0x02 | 0x11 => "constant",
+        0x03 => "linear",
+        0x04 => "delta",
+        0x05 => "pco",
+        0x12 => "gorilla",
+        0x13 => "pco-f64",
+        0x14 => "pco-f32",
+        0x15 => "pco-int",
+        _ => "unknown",
+    }
+}
+
+/// One WAL record, summarised.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalEntry {
+    /// Its LSN.
+    pub lsn: u64,
+    /// Payload bytes.
+    pub bytes: usize,
+    /// Wall-clock time of the write, ms.
+    pub wall_ms: i64,
+    /// One line per op, e.g. `points series 4 x100 steps 0..99`.
+    pub ops: Vec<String>,
+}
+
+/// Every record of the WAL of the database at `dir` from LSN `from`,
+/// summarised. A torn tail (a writer mid-append) ends the list.
+pub fn wal_entries(dir: &Path, from: u64) -> Result<Vec<WalEntry>> {
+    let wal_dir = dir.join("wal");
+    if !wal_dir.exists() {
+        return Ok(Vec::new());
+    }
+    let storage: Arc<dyn Storage> = Arc::new(FsStorage);
+    let reader = WalReader::open(
+        storage,
+        &wal_dir,
+        RecoveryMode::TolerateCorruptTail,
+        Lsn(from),
+    )?;
+    let mut entries = Vec::new();
+    for record in reader {
+        let record = record?;
+        let decoded =
+            Record::decode(&record.payload).map_err(|(offset, reason)| Error::Corrupt {
+                file: wal_dir.clone(),
+                offset: offset as u64,
+                reason: format!("WAL record {} does not decode: {reason}", record.lsn),
+            })?;
+        entries.push(WalEntry {
+            lsn: record.lsn.0,
+            bytes: record.payload.len(),
+            wall_ms: decoded.wall_ms,
+            ops: decoded.summaries(),
+        });
+    }
+    Ok(entries)
+}
