@@ -4,9 +4,13 @@
 //! prints. Databases are opened read-only unless the command writes.
 
 mod demo;
+mod mlflow;
 mod output;
+mod plot;
 mod query;
 mod storage;
+mod tail;
+mod transfer;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -167,6 +171,82 @@ enum Command {
         /// The database directory.
         dir: PathBuf,
     },
+    /// Draw metrics of a run, or one metric across runs, as an SVG line chart.
+    #[command(
+        after_help = "Examples:\n  runlog-db plot runlog-demo 0 loss val_loss -o loss.svg\n  runlog-db plot runlog-demo 0 loss --runs 1,2 --x time -o compare.svg"
+    )]
+    Plot {
+        /// The database directory.
+        dir: PathBuf,
+        /// The run.
+        run: String,
+        /// The metrics to draw.
+        #[arg(required = true)]
+        metrics: Vec<String>,
+        /// Other runs to draw the (one) metric of, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        runs: Vec<String>,
+        /// The x axis.
+        #[arg(long, value_enum, default_value = "step")]
+        x: plot::XAxis,
+        /// The SVG file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Bring MLflow runs over, from its SQLite database or its mlruns folder.
+    #[command(
+        name = "import-mlflow",
+        after_help = "Examples:\n  runlog-db import-mlflow /data/runs mlflow.db\n  runlog-db import-mlflow /data/runs ./mlruns"
+    )]
+    ImportMlflow {
+        /// The database directory (created if missing).
+        dir: PathBuf,
+        /// An `mlflow.db` SQLite file or an `mlruns` folder.
+        source: PathBuf,
+    },
+    /// Follow a live run: print new points as the writer logs them, until Ctrl-C.
+    #[command(after_help = "Example:\n  runlog-db tail /data/runs exp/run-7 loss acc")]
+    Tail {
+        /// The database directory.
+        dir: PathBuf,
+        /// The run.
+        run: String,
+        /// The metrics to follow (all if none).
+        metrics: Vec<String>,
+        /// Print JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write points as CSV or JSON lines (run, experiment, metric, step,
+    /// timestamp_ms, value), floats exact.
+    #[command(
+        after_help = "Example:\n  runlog-db export runlog-demo --run exp-0/run-00000 --format csv -o run0.csv"
+    )]
+    Export {
+        /// The database directory.
+        dir: PathBuf,
+        /// Only this run.
+        #[arg(long)]
+        run: Option<String>,
+        /// The file format.
+        #[arg(long, value_enum)]
+        format: transfer::Format,
+        /// The file to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Read points written by `export` (or any file with its columns); a bad
+    /// line is reported with its number and nothing is written.
+    #[command(after_help = "Example:\n  runlog-db import /data/runs --format jsonl points.jsonl")]
+    Import {
+        /// The database directory (created if missing).
+        dir: PathBuf,
+        /// The file format.
+        #[arg(long, value_enum)]
+        format: transfer::Format,
+        /// The file to read.
+        file: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -204,6 +284,28 @@ fn main() -> ExitCode {
         Command::Verify { dir, json } => storage::verify(&dir, json),
         Command::Wal { dir, from, json } => storage::wal(&dir, from, json),
         Command::Compact { dir } => storage::compact(&dir),
+        Command::Plot {
+            dir,
+            run,
+            metrics,
+            runs,
+            x,
+            output,
+        } => plot::run(&dir, &run, &metrics, &runs, x, &output),
+        Command::ImportMlflow { dir, source } => mlflow::import(&dir, &source),
+        Command::Tail {
+            dir,
+            run,
+            metrics,
+            json,
+        } => tail::run(&dir, &run, &metrics, json),
+        Command::Export {
+            dir,
+            run,
+            format,
+            output,
+        } => transfer::export(&dir, run.as_deref(), format, &output),
+        Command::Import { dir, format, file } => transfer::import(&dir, format, &file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,6 +60,15 @@ pub fn stats(dir: &Path, json: bool) -> Result<(), String> {
         ]);
     }
     println!("{}\n", files.render());
+    let mut levels = std::collections::BTreeMap::new();
+    for (_, level, ..) in &stats.segments {
+        *levels.entry(*level).or_insert(0) += 1;
+    }
+    let levels: Vec<String> = levels
+        .iter()
+        .map(|(l, n)| format!("level {l}: {n}"))
+        .collect();
+    println!("segments per level: {}\n", levels.join(", "));
     let mut codecs = Table::new(&["column:codec", "columns", "bytes", "share"]);
     let column_bytes: u64 = stats.codecs.values().map(|c| c.0).sum();
     for (name, (bytes, columns)) in &stats.codecs {

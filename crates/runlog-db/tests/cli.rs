@@ -231,3 +231,67 @@ fn demo_creates_a_database_and_lists_it() {
     );
     ok(&["verify", demo]);
 }
+
+#[test]
+fn plot_writes_an_svg_with_each_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_str().unwrap();
+    small_db(dir.path());
+    let svg = dir.path().join("chart.svg");
+    ok(&[
+        "plot",
+        path,
+        "alpha",
+        "loss",
+        "acc",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(
+        text.starts_with("<svg") && text.trim_end().ends_with("</svg>"),
+        "a whole SVG document"
+    );
+    let series_lines = text
+        .split("<polyline")
+        .filter(|element| {
+            element
+                .split('>')
+                .next()
+                .is_some_and(|attrs| attrs.contains("stroke-width=\"2\""))
+        })
+        .count();
+    assert_eq!(series_lines, 2, "one line per metric");
+    let has_label = |text: &str, label: &str| text.lines().any(|line| line.trim() == label);
+    assert!(
+        has_label(&text, "loss") && has_label(&text, "acc"),
+        "a legend entry per metric"
+    );
+    let compare = dir.path().join("compare.svg");
+    ok(&[
+        "plot",
+        path,
+        "alpha",
+        "loss",
+        "--runs",
+        "beta",
+        "--x",
+        "time",
+        "-o",
+        compare.to_str().unwrap(),
+    ]);
+    let text = std::fs::read_to_string(&compare).unwrap();
+    assert!(has_label(&text, "alpha: loss") && has_label(&text, "beta: loss"));
+    let out = runlog_db(&[
+        "plot",
+        path,
+        "alpha",
+        "loss",
+        "acc",
+        "--runs",
+        "beta",
+        "-o",
+        compare.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success(), "--runs takes one metric");
+}

@@ -47,7 +47,7 @@ pub use background::COMPACTION_FANIN;
 pub use catalog::{RunId, RunInfo, RunStatus};
 pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder};
 pub use error::{Error, Result};
-pub use limits::{Limits, MAX_NAME_BYTES};
+pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
 pub use runlog_segment::{Columns, SegmentOptions, Stats};
 pub use runlog_wal::Durability;

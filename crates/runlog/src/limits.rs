@@ -35,8 +35,9 @@ impl Default for Limits {
 }
 
 /// Checks a name: non-empty, at most [`MAX_NAME_BYTES`] bytes of UTF-8 (a
-/// `&str` already is), no control characters.
-pub(crate) fn check_name(what: &'static str, name: &str) -> Result<()> {
+/// `&str` already is), no control characters. `what` names it in the error
+/// ("metric name", ...).
+pub fn check_name(what: &'static str, name: &str) -> Result<()> {
     let reason = if name.is_empty() {
         Some("names must not be empty".to_string())
     } else if name.len() > MAX_NAME_BYTES {

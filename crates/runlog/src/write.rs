@@ -288,6 +288,21 @@ impl Db {
     /// Creates a run named `name` in `experiment` (created on first use),
     /// `Running` from now. Run names are unique within an experiment.
     pub fn create_run(&self, experiment: &str, name: &str) -> Result<RunId> {
+        self.create_run_started(experiment, name, None)
+    }
+
+    /// Like [`Db::create_run`] with the start time given (ms since the
+    /// epoch), for runs brought over from another tracker.
+    pub fn create_run_at(&self, experiment: &str, name: &str, start_ms: i64) -> Result<RunId> {
+        self.create_run_started(experiment, name, Some(start_ms))
+    }
+
+    fn create_run_started(
+        &self,
+        experiment: &str,
+        name: &str,
+        start_ms: Option<i64>,
+    ) -> Result<RunId> {
         check_name("experiment name", experiment)?;
         check_name("run name", name)?;
         self.write(|catalog, now| {
@@ -304,17 +319,33 @@ impl Db {
                 run,
                 experiment: experiment.to_string(),
                 name: name.to_string(),
-                start_ms: now,
+                start_ms: start_ms.unwrap_or(now),
             };
             Ok((vec![op], run))
         })
     }
 
-    /// Sets a run's status; any status but `Running` records the end time.
+    /// Sets a run's status; any status but `Running` records now as the
+    /// end time.
     pub fn set_status(&self, run: RunId, status: RunStatus) -> Result<()> {
+        self.set_status_ended(run, status, None)
+    }
+
+    /// Sets a run's status and end time (ms; `None` for none), for runs
+    /// brought over from another tracker.
+    pub fn set_status_at(&self, run: RunId, status: RunStatus, end_ms: Option<i64>) -> Result<()> {
+        self.set_status_ended(run, status, Some(end_ms))
+    }
+
+    fn set_status_ended(
+        &self,
+        run: RunId,
+        status: RunStatus,
+        end: Option<Option<i64>>,
+    ) -> Result<()> {
         self.write(|catalog, now| {
             catalog.run(run).ok_or(Error::UnknownRun(run))?;
-            let end_ms = (status != RunStatus::Running).then_some(now);
+            let end_ms = end.unwrap_or((status != RunStatus::Running).then_some(now));
             Ok((
                 vec![Op::SetStatus {
                     run,

@@ -1,0 +1,368 @@
+//! `import-mlflow`: runs from either store MLflow writes, exactly as MLflow
+//! stored them.
+//!
+//! - The SQLite database (`mlflow.db`): tables `experiments`, `runs`,
+//!   `metrics` (key, value, timestamp, run_uuid, step, is_nan), `params`,
+//!   `tags`. `is_nan = 1` becomes NaN. MLflow's SQL store already turned
+//!   infinities into the largest finite doubles and `-0.0` into `0.0` when
+//!   it stored them; those values are imported as stored, not guessed back.
+//! - The file store (`mlruns/<experiment>/<run>/metrics/<key>` with lines
+//!   `timestamp value step`, keys with `/` as nested folders, `params/`,
+//!   `tags/`, `meta.yaml`): values are parsed from their text, so NaN, inf
+//!   and `-0.0` come over bit for bit.
+//!
+//! Deleted experiments and runs are skipped. A run keeps its MLflow name
+//! when that name is free in its experiment, else it is named
+//! `<name>-<first 8 characters of the run id>`; the MLflow run id is kept as
+//! the tag `mlflow.run_id` either way.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use runlog::{Db, RunStatus};
+
+/// A run read from MLflow.
+#[derive(Debug, Default)]
+struct MlflowRun {
+    experiment: String,
+    run_id: String,
+    name: String,
+    status: Option<RunStatus>,
+    start_ms: Option<i64>,
+    end_ms: Option<i64>,
+    params: Vec<(String, String)>,
+    tags: Vec<(String, String)>,
+    /// Metric key -> points `(step, timestamp, value)` in logged order.
+    metrics: BTreeMap<String, Vec<(i64, i64, f64)>>,
+}
+
+/// MLflow's `RunStatus` names (SQL store) and numbers (file store).
+fn status(text: &str) -> Option<RunStatus> {
+    match text.trim() {
+        "FINISHED" | "3" => Some(RunStatus::Completed),
+        "FAILED" | "4" => Some(RunStatus::Failed),
+        "KILLED" | "5" => Some(RunStatus::Killed),
+        "RUNNING" | "SCHEDULED" | "1" | "2" => Some(RunStatus::Running),
+        _ => None,
+    }
+}
+
+/// Brings the runs in `source` (an `mlflow.db` file or an `mlruns` folder)
+/// into the database at `dir`.
+pub fn import(dir: &Path, source: &Path) -> Result<(), String> {
+    let runs = if source.is_file() {
+        read_sqlite(source)?
+    } else if source.is_dir() {
+        read_file_store(source)?
+    } else {
+        return Err(format!(
+            "{} is neither an MLflow database nor an mlruns folder",
+            source.display()
+        ));
+    };
+    write(dir, runs)
+}
+
+fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
+    let sql = |e: rusqlite::Error| format!("{}: {e}", path.display());
+    let conn =
+        rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sql)?;
+    let mut runs: BTreeMap<String, MlflowRun> = BTreeMap::new();
+    let mut statement = conn
+        .prepare(
+            "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, e.name \
+             FROM runs r JOIN experiments e ON r.experiment_id = e.experiment_id \
+             WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'",
+        )
+        .map_err(sql)?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok(MlflowRun {
+                run_id: row.get(0)?,
+                name: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
+                status: row.get::<_, Option<String>>(2)?.as_deref().and_then(status),
+                start_ms: row.get(3)?,
+                end_ms: row.get(4)?,
+                experiment: row.get(5)?,
+                ..MlflowRun::default()
+            })
+        })
+        .map_err(sql)?;
+    for run in rows {
+        let run = run.map_err(sql)?;
+        runs.insert(run.run_id.clone(), run);
+    }
+    for (table, is_param) in [("params", true), ("tags", false)] {
+        let mut statement = conn
+            .prepare(&format!(
+                "SELECT run_uuid, key, value FROM {table} ORDER BY rowid"
+            ))
+            .map_err(sql)?;
+        let rows = statement
+            .query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, Option<String>>(2)?,
+                ))
+            })
+            .map_err(sql)?;
+        for row in rows {
+            let (run, key, value) = row.map_err(sql)?;
+            if let Some(run) = runs.get_mut(&run) {
+                let list = if is_param {
+                    &mut run.params
+                } else {
+                    &mut run.tags
+                };
+                list.push((key, value.unwrap_or_default()));
+            }
+        }
+    }
+    let mut statement = conn
+        .prepare("SELECT run_uuid, key, value, timestamp, step, is_nan FROM metrics ORDER BY rowid")
+        .map_err(sql)?;
+    let rows = statement
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, String>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, f64>(2)?,
+                row.get::<_, i64>(3)?,
+                row.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                row.get::<_, Option<bool>>(5)?.unwrap_or(false),
+            ))
+        })
+        .map_err(sql)?;
+    for row in rows {
+        let (run, key, value, timestamp, step, is_nan) = row.map_err(sql)?;
+        if let Some(run) = runs.get_mut(&run) {
+            let value = if is_nan { f64::NAN } else { value };
+            run.metrics
+                .entry(key)
+                .or_default()
+                .push((step, timestamp, value));
+        }
+    }
+    Ok(runs.into_values().collect())
+}
+
+/// `key: value` lines of an MLflow `meta.yaml` (flat, as MLflow writes it).
+fn meta(path: &Path) -> Result<BTreeMap<String, String>, String> {
+    let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter(|line| !line.starts_with(' ') && !line.starts_with('-'))
+        .filter_map(|line| line.split_once(':'))
+        .map(|(k, v)| {
+            let v = v.trim().trim_matches(|c| c == '\'' || c == '"');
+            (k.trim().to_string(), v.to_string())
+        })
+        .collect())
+}
+
+/// Every file under `dir`, with its path relative to `dir` joined by `/`
+/// (MLflow stores a key `a/b` as the folder `a` holding the file `b`).
+fn keyed_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(out);
+    };
+    for entry in entries {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if path.is_dir() {
+            for (key, file) in keyed_files(&path)? {
+                out.push((format!("{name}/{key}"), file));
+            }
+        } else {
+            out.push((name, path));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn parse_number(text: &str) -> Option<f64> {
+    match text.to_ascii_lowercase().as_str() {
+        "nan" => Some(f64::NAN),
+        "inf" | "infinity" => Some(f64::INFINITY),
+        "-inf" | "-infinity" => Some(f64::NEG_INFINITY),
+        _ => text.parse().ok(),
+    }
+}
+
+fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
+    let mut runs = Vec::new();
+    let mut experiments: Vec<_> = fs::read_dir(root)
+        .map_err(|e| format!("{}: {e}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("meta.yaml").is_file())
+        .collect();
+    experiments.sort();
+    for experiment_dir in experiments {
+        let experiment = meta(&experiment_dir.join("meta.yaml"))?;
+        if experiment
+            .get("lifecycle_stage")
+            .is_some_and(|s| s == "deleted")
+        {
+            continue;
+        }
+        let experiment_name = experiment.get("name").cloned().unwrap_or_else(|| {
+            experiment_dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned()
+        });
+        let mut run_dirs: Vec<_> = fs::read_dir(&experiment_dir)
+            .map_err(|e| format!("{}: {e}", experiment_dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("meta.yaml").is_file())
+            .collect();
+        run_dirs.sort();
+        for run_dir in run_dirs {
+            let run_meta = meta(&run_dir.join("meta.yaml"))?;
+            if run_meta
+                .get("lifecycle_stage")
+                .is_some_and(|s| s == "deleted")
+            {
+                continue;
+            }
+            let run_id = run_meta
+                .get("run_id")
+                .or(run_meta.get("run_uuid"))
+                .cloned()
+                .unwrap_or_else(|| {
+                    run_dir
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned()
+                });
+            let time = |key: &str| run_meta.get(key).and_then(|v| v.parse::<i64>().ok());
+            let mut run = MlflowRun {
+                experiment: experiment_name.clone(),
+                name: run_meta.get("run_name").cloned().unwrap_or_default(),
+                status: run_meta.get("status").and_then(|s| status(s)),
+                start_ms: time("start_time"),
+                end_ms: time("end_time"),
+                run_id,
+                ..MlflowRun::default()
+            };
+            for (folder, is_param) in [("params", true), ("tags", false)] {
+                for (key, file) in keyed_files(&run_dir.join(folder))? {
+                    let value = fs::read_to_string(&file)
+                        .map_err(|e| format!("{}: {e}", file.display()))?;
+                    let list = if is_param {
+                        &mut run.params
+                    } else {
+                        &mut run.tags
+                    };
+                    list.push((key, value));
+                }
+            }
+            if run.name.is_empty()
+                && let Some((_, name)) = run.tags.iter().find(|(k, _)| k == "mlflow.runName")
+            {
+                run.name = name.clone();
+            }
+            for (key, file) in keyed_files(&run_dir.join("metrics"))? {
+                let text =
+                    fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                let points = run.metrics.entry(key).or_default();
+                for (index, line) in text
+                    .lines()
+                    .enumerate()
+                    .filter(|(_, l)| !l.trim().is_empty())
+                {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    let bad = || {
+                        format!(
+                            "{}: line {}: expected `timestamp value step`",
+                            file.display(),
+                            index + 1
+                        )
+                    };
+                    let timestamp = fields
+                        .first()
+                        .and_then(|t| t.parse().ok())
+                        .ok_or_else(bad)?;
+                    let value = fields
+                        .get(1)
+                        .and_then(|v| parse_number(v))
+                        .ok_or_else(bad)?;
+                    let step = match fields.get(2) {
+                        Some(step) => step.parse().map_err(|_| bad())?,
+                        None => 0,
+                    };
+                    points.push((step, timestamp, value));
+                }
+            }
+            runs.push(run);
+        }
+    }
+    Ok(runs)
+}
+
+fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
+    let db = Db::open(dir).map_err(|e| e.to_string())?;
+    let total: usize = runs
+        .iter()
+        .flat_map(|r| r.metrics.values())
+        .map(Vec::len)
+        .sum();
+    let progress = ProgressBar::new(total as u64).with_style(
+        ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} points")
+            .expect("a valid template"),
+    );
+    let e = |e: runlog::Error| e.to_string();
+    for run in &runs {
+        let base = if run.name.is_empty() {
+            run.run_id.clone()
+        } else {
+            run.name.clone()
+        };
+        let name = if db.find_run(&run.experiment, &base).is_none() {
+            base
+        } else {
+            format!("{base}-{}", &run.run_id[..run.run_id.len().min(8)])
+        };
+        let id = match run.start_ms {
+            Some(start) => db.create_run_at(&run.experiment, &name, start),
+            None => db.create_run(&run.experiment, &name),
+        }
+        .map_err(e)?;
+        db.set_tag(id, "mlflow.run_id", &run.run_id).map_err(e)?;
+        for (key, value) in &run.params {
+            db.set_param(id, key, value).map_err(e)?;
+        }
+        for (key, value) in &run.tags {
+            db.set_tag(id, key, value).map_err(e)?;
+        }
+        for (key, points) in &run.metrics {
+            for chunk in points.chunks(50_000) {
+                let batch: Vec<_> = chunk
+                    .iter()
+                    .map(|&(s, t, v)| (key.as_str(), s, t, v))
+                    .collect();
+                db.log_batch(id, &batch).map_err(e)?;
+                progress.inc(chunk.len() as u64);
+            }
+        }
+        if let Some(status) = run.status {
+            db.set_status_at(id, status, run.end_ms).map_err(e)?;
+        }
+    }
+    progress.finish_and_clear();
+    db.close().map_err(e)?;
+    eprintln!("imported {} runs, {total} points", runs.len());
+    Ok(())
+}
