@@ -102,6 +102,7 @@ fn reads(c: &mut Criterion) {
     let dir = scratch();
     let (db, run) = loaded(dir.path(), 1_000_000);
     let mut group = c.benchmark_group("engine_read");
+    group.throughput(Throughput::Elements(1));
     group.bench_function("latest", |b| {
         b.iter(|| black_box(db.latest(run, "loss").expect("latest")))
     });
@@ -159,10 +160,14 @@ fn many_runs(c: &mut Criterion) {
     let mut group = c.benchmark_group("engine_many_runs");
     group.sample_size(10);
     let db = Db::open(dir.path()).expect("open");
+    // Elements: metric summaries listed (10,000 runs x 10 metrics).
+    group.throughput(Throughput::Elements(100_000));
     group.bench_function("runs_summary_10k_runs_x_10_metrics", |b| {
         b.iter(|| black_box(db.runs(&RunFilter::default()).len()))
     });
     drop(db);
+    // Elements: the points the opened database holds.
+    group.throughput(Throughput::Elements(1_000_000));
     group.bench_function("open_10k_runs_no_wal", |b| {
         b.iter(|| black_box(Db::open(dir.path()).expect("open")))
     });

@@ -25,17 +25,15 @@ pub const MAX_PAYLOAD: usize = 256 << 20;
 /// The caller has checked `payload.len() <= MAX_PAYLOAD`.
 pub(crate) fn encode_into(out: &mut Vec<u8>, lsn: Lsn, payload: &[u8]) {
     debug_assert!(payload.len() <= MAX_PAYLOAD);
-    let len = (payload.len() as u32).to_le_bytes();
-    let lsn = lsn.0.to_le_bytes();
-    let mut crc = crc32fast::Hasher::new();
-    crc.update(&len);
-    crc.update(&lsn);
-    crc.update(payload);
+    let start = out.len();
     out.reserve(RECORD_HEADER_LEN + payload.len());
-    out.extend_from_slice(&crc.finalize().to_le_bytes());
-    out.extend_from_slice(&len);
-    out.extend_from_slice(&lsn);
+    out.extend_from_slice(&[0; 4]); // the CRC, filled in below
+    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+    out.extend_from_slice(&lsn.0.to_le_bytes());
     out.extend_from_slice(payload);
+    // One pass over the bytes just written, while they are in cache.
+    let crc = crc32fast::hash(&out[start + 4..]);
+    out[start..start + 4].copy_from_slice(&crc.to_le_bytes());
 }
 
 /// A record found intact in a buffer.

@@ -1,0 +1,377 @@
+//! runlog against SQLite, the tuned embedded baseline, on the standard
+//! workload (`shared/workload.md`), measured in one run on one machine.
+//!
+//! `cargo run --release -p runlog-benches --bin compare` (full size: one run
+//! of N = 100,000 steps and 1,000 runs of N = 1,000);
+//! `--quick` shrinks both for a smoke test.
+//!
+//! SQLite: table `(run, metric, step, ts, value)` with an index on
+//! `(run, metric, step)`, WAL journal mode, `synchronous = NORMAL`, inserts
+//! in transactions of 1,000 rows through one prepared statement. runlog:
+//! `log_batch` per 100 steps (about 800 points), `Durability::Group`. Both end ingest with a sync to
+//! disk (SQLite: a `wal_checkpoint(FULL)` after the last commit; runlog:
+//! `flush` and `close`), so the figures compare data at rest on disk.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use runlog::{Db, Durability, RunFilter, RunId};
+use runlog_workload::{METRICS, Run, experiment_id, run_id};
+
+/// What one store did, for one table row each.
+#[derive(Debug, Default)]
+struct Figures {
+    ingest_points_per_s: f64,
+    bytes_per_point: f64,
+    history_points_per_s: f64,
+    /// runlog only: after a full compaction (SQLite: the same store again).
+    compacted_history_points_per_s: f64,
+    /// runlog only: the full compaction's time (SQLite: none).
+    compaction_s: f64,
+    latest_all_us: f64,
+    run_list_ms: f64,
+}
+
+/// A point of the workload: (metric index, step, timestamp, value).
+type WorkloadPoint = (usize, i64, i64, f64);
+
+/// A run to load: experiment, run name, its points in log order.
+type LoadedRun = (String, String, Vec<WorkloadPoint>);
+
+/// The points of run `index`: (metric, step, ts, value), in log order.
+fn points(steps: u64, seed: u64) -> Vec<WorkloadPoint> {
+    let mut out = Vec::new();
+    Run { steps, seed }.for_each_point(|m, s, t, v| out.push((m, s, t, v)));
+    out
+}
+
+fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let path = e.path();
+                    if path.is_dir() {
+                        dir_bytes(&path)
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The best of `repeats` timings of `f`.
+fn best(repeats: usize, mut f: impl FnMut()) -> Duration {
+    (0..repeats)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed()
+        })
+        .min()
+        .expect("at least one repeat")
+}
+
+fn runlog_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
+    let total: usize = runs.iter().map(|r| r.2.len()).sum();
+    let start = Instant::now();
+    let db = Db::builder(dir)
+        .durability(Durability::Group {
+            interval: Duration::from_millis(10),
+        })
+        .open()
+        .expect("open");
+    let mut batch = Vec::new();
+    for (experiment, name, points) in runs {
+        let run = db.create_run(experiment, name).expect("run");
+        // Batches of 100 steps (about 800 points), as SQLite gets
+        // transactions of 1,000 rows.
+        for step in points.chunk_by(|a, b| a.1 / 100 == b.1 / 100) {
+            batch.clear();
+            batch.extend(step.iter().map(|&(m, s, t, v)| (METRICS[m], s, t, v)));
+            db.log_batch(run, &batch).expect("log");
+        }
+    }
+    db.flush().expect("flush");
+    db.close().expect("close");
+    let ingest = start.elapsed();
+    let bytes = dir_bytes(dir);
+    let db = Db::open(dir).expect("open");
+    let first = RunId(0);
+    let history_len = db.history(first, "loss", ..).expect("history").len();
+    let history = best(5, || {
+        black_box(db.history(first, "loss", ..).expect("history"));
+    });
+    let latest = best(50, || {
+        for metric in METRICS {
+            black_box(db.latest(first, metric).expect("latest"));
+        }
+    });
+    let list = best(5, || {
+        black_box(db.runs(&RunFilter::default()));
+    });
+    let compaction_start = Instant::now();
+    db.compact().expect("compact");
+    let compaction = compaction_start.elapsed();
+    let compacted = best(5, || {
+        black_box(db.history(first, "loss", ..).expect("history"));
+    });
+    Figures {
+        ingest_points_per_s: total as f64 / ingest.as_secs_f64(),
+        bytes_per_point: bytes as f64 / total as f64,
+        history_points_per_s: history_len as f64 / history.as_secs_f64(),
+        compacted_history_points_per_s: history_len as f64 / compacted.as_secs_f64(),
+        compaction_s: compaction.as_secs_f64(),
+        latest_all_us: latest.as_secs_f64() * 1e6,
+        run_list_ms: list.as_secs_f64() * 1e3,
+    }
+}
+
+fn sqlite_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
+    let total: usize = runs.iter().map(|r| r.2.len()).sum();
+    let path = dir.join("metrics.db");
+    let start = Instant::now();
+    let mut conn = rusqlite::Connection::open(&path).expect("open");
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
+         CREATE TABLE points (run TEXT NOT NULL, metric TEXT NOT NULL, step INTEGER NOT NULL,
+                              ts INTEGER NOT NULL, value REAL);
+         CREATE INDEX points_by_series ON points (run, metric, step);",
+    )
+    .expect("schema");
+    let rows: Vec<(&str, &str, i64, i64, f64)> = runs
+        .iter()
+        .flat_map(|(_, name, points)| {
+            points
+                .iter()
+                .map(move |&(m, s, t, v)| (name.as_str(), METRICS[m], s, t, v))
+        })
+        .collect();
+    for chunk in rows.chunks(1000) {
+        let tx = conn.transaction().expect("begin");
+        {
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO points (run, metric, step, ts, value) VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .expect("prepare");
+            for &(run, metric, step, ts, value) in chunk {
+                insert
+                    .execute(rusqlite::params![run, metric, step, ts, value])
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    conn.execute_batch("PRAGMA wal_checkpoint(FULL);")
+        .expect("checkpoint");
+    drop(conn);
+    let ingest = start.elapsed();
+    let bytes = dir_bytes(dir);
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let first = runs[0].1.as_str();
+    let read_history = || {
+        let mut statement = conn
+            .prepare_cached("SELECT step, ts, value FROM points WHERE run = ?1 AND metric = 'loss' ORDER BY step")
+            .expect("prepare");
+        let rows = statement
+            .query_map([first], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, Option<f64>>(2)?,
+                ))
+            })
+            .expect("query");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>()
+    };
+    let history_len = read_history().len();
+    let history = best(5, || {
+        black_box(read_history());
+    });
+    let latest = best(50, || {
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT value FROM points WHERE run = ?1 AND metric = ?2 ORDER BY step DESC, rowid DESC LIMIT 1",
+            )
+            .expect("prepare");
+        for metric in METRICS {
+            let value: Option<f64> = statement
+                .query_row([first, metric], |row| row.get(0))
+                .expect("latest");
+            black_box(value);
+        }
+    });
+    let list = best(3, || {
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT p.run, p.metric, COUNT(*), MIN(p.value), MAX(p.value),
+                        (SELECT value FROM points l WHERE l.run = p.run AND l.metric = p.metric
+                         ORDER BY step DESC, rowid DESC LIMIT 1)
+                 FROM points p GROUP BY p.run, p.metric",
+            )
+            .expect("prepare");
+        let rows = statement
+            .query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(2)?))
+            })
+            .expect("query");
+        black_box(rows.count());
+    });
+    let history_points_per_s = history_len as f64 / history.as_secs_f64();
+    Figures {
+        ingest_points_per_s: total as f64 / ingest.as_secs_f64(),
+        bytes_per_point: bytes as f64 / total as f64,
+        history_points_per_s,
+        compacted_history_points_per_s: history_points_per_s,
+        compaction_s: 0.0,
+        latest_all_us: latest.as_secs_f64() * 1e6,
+        run_list_ms: list.as_secs_f64() * 1e3,
+    }
+}
+
+/// A table row: its label, how to read it off the figures, which way is
+/// better.
+type Row = (&'static str, fn(&Figures) -> f64, Better);
+
+/// How a measure compares: more is better, or less time, or fewer bytes.
+#[derive(Clone, Copy)]
+enum Better {
+    Higher,
+    LessTime,
+    FewerBytes,
+}
+
+fn print_table(title: &str, points: usize, runlog: &Figures, sqlite: &Figures) {
+    println!("\n### {title} ({points} points)\n");
+    println!("| measure | runlog | SQLite | runlog / SQLite |");
+    println!("|---|---|---|---|");
+    let rows: [Row; 6] = [
+        (
+            "ingest, points/s (higher is better)",
+            |f| f.ingest_points_per_s,
+            Better::Higher,
+        ),
+        (
+            "bytes on disk per point (lower is better)",
+            |f| f.bytes_per_point,
+            Better::FewerBytes,
+        ),
+        (
+            "history of one metric, points/s (higher is better)",
+            |f| f.history_points_per_s,
+            Better::Higher,
+        ),
+        (
+            "history of one metric after a full compaction, points/s",
+            |f| f.compacted_history_points_per_s,
+            Better::Higher,
+        ),
+        (
+            "latest of all 10 metrics of a run, us (lower is better)",
+            |f| f.latest_all_us,
+            Better::LessTime,
+        ),
+        (
+            "run-list summaries of all runs, ms (lower is better)",
+            |f| f.run_list_ms,
+            Better::LessTime,
+        ),
+    ];
+    for (name, measure, better) in rows {
+        let (a, b) = (measure(runlog), measure(sqlite));
+        let comparison = match better {
+            Better::Higher => format!("{:.1}x", a / b),
+            Better::LessTime => format!("{:.1}x faster", b / a),
+            Better::FewerBytes => format!("{:.1}x smaller", b / a),
+        };
+        println!("| {name} | {} | {} | {comparison} |", fmt(a), fmt(b));
+    }
+    println!(
+        "\nrunlog's full compaction before the last history row (not part of ingest): {:.2} s.",
+        runlog.compaction_s
+    );
+}
+
+fn fmt(v: f64) -> String {
+    if v >= 1e6 {
+        format!("{:.2} M", v / 1e6)
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// The physical ceilings on this machine: a raw sequential write (and
+/// fsync) of `bytes`, and a memory copy of 24 bytes per point for `points`.
+fn ceilings(dir: &Path, bytes: usize, points: usize) -> (f64, f64) {
+    use std::io::Write;
+    let data = vec![0x5Au8; bytes.max(1)];
+    let write = best(3, || {
+        let mut file = std::fs::File::create(dir.join("raw")).expect("create");
+        file.write_all(&data).expect("write");
+        file.sync_data().expect("fsync");
+    });
+    let decoded = vec![1u8; points * 24];
+    let mut copy = vec![0u8; points * 24];
+    let memcpy = best(5, || {
+        copy.copy_from_slice(&decoded);
+        black_box(&copy);
+    });
+    (
+        bytes as f64 / write.as_secs_f64(),
+        points as f64 / memcpy.as_secs_f64(),
+    )
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let (single_steps, many_runs, many_steps) = if quick {
+        (2_000, 20, 100)
+    } else {
+        (100_000, 1_000, 1_000)
+    };
+    println!(
+        "## runlog vs SQLite, one run of `compare`{}",
+        if quick { " (--quick)" } else { "" }
+    );
+    println!(
+        "\nDurability: both stores fsync at the end of ingest (runlog `Group` + flush + close; SQLite WAL mode, synchronous=NORMAL, checkpoint FULL)."
+    );
+    let workloads = [
+        (
+            format!("single run, N = {single_steps}"),
+            vec![(experiment_id(0), run_id(0), points(single_steps, 0))],
+        ),
+        (
+            format!("many runs, R = {many_runs}, N = {many_steps}"),
+            (0..many_runs)
+                .map(|i| (experiment_id(i), run_id(i), points(many_steps, i as u64)))
+                .collect(),
+        ),
+    ];
+    for (title, runs) in workloads {
+        let total: usize = runs.iter().map(|r| r.2.len()).sum();
+        let a = tempfile::tempdir().expect("dir");
+        let b = tempfile::tempdir().expect("dir");
+        let runlog = runlog_figures(a.path(), &runs);
+        let sqlite = sqlite_figures(b.path(), &runs);
+        print_table(&title, total, &runlog, &sqlite);
+        let stored = (runlog.bytes_per_point * total as f64) as usize;
+        let (write, copy) = ceilings(a.path(), stored, runs[0].2.len() / METRICS.len());
+        println!(
+            "Ceilings: writing runlog's {stored} bytes sequentially with one fsync runs at {:.0} MB/s \
+             ({:.1} M points/s of ingest at {:.2} bytes/point); copying decoded points (24 bytes each) \
+             in memory runs at {:.0} M points/s.",
+            write / 1e6,
+            write / runlog.bytes_per_point / 1e6,
+            runlog.bytes_per_point,
+            copy / 1e6
+        );
+    }
+}
