@@ -237,6 +237,13 @@ impl DbBuilder {
     /// disk. The handle sees what was flushed and what the WAL holds (a torn
     /// tail is skipped); [`Db::refresh`] picks up what the writer added since.
     pub fn open_read_only(self) -> Result<Db> {
+        if !self.dir.is_dir() {
+            return Err(Error::io(
+                "open read-only",
+                &self.dir,
+                std::io::Error::new(std::io::ErrorKind::NotFound, "no such database directory"),
+            ));
+        }
         let state = load_read_only(&self.dir, &HashMap::new())?;
         let shared = Shared::new(self, None, state, None);
         Ok(Db {

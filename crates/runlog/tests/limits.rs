@@ -223,6 +223,17 @@ fn a_second_writer_is_refused_with_the_holder_pid_and_readers_cannot_write() {
 }
 
 #[test]
+fn a_read_only_open_of_a_missing_directory_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    match Db::open_read_only(&missing) {
+        Err(Error::Io { path, .. }) => assert_eq!(path, missing),
+        other => panic!("{other:?}"),
+    }
+    assert!(!missing.exists(), "a reader creates nothing");
+}
+
+#[test]
 fn out_of_range_options_are_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
     assert!(matches!(
