@@ -218,6 +218,11 @@ pub fn decode_ints(data: &[u8], count: usize, out: &mut Vec<i64>) -> Result<IntC
             let min = u64_at(body, 16).ok_or_else(|| too_short("linear"))? as i64;
             let width = u32::from(*body.get(24).ok_or_else(|| too_short("linear"))?);
             let base = first.wrapping_add(min);
+            if width == 0 {
+                // An exact line (steps 0, 1, 2, ...): no bits to read.
+                out.extend((0..count as i64).map(|i| base.wrapping_add(slope.wrapping_mul(i))));
+                return Ok(codec);
+            }
             let mut i = 0i64;
             unpack(&body[25..], width, count, |r| {
                 out.push(
@@ -233,6 +238,11 @@ pub fn decode_ints(data: &[u8], count: usize, out: &mut Vec<i64>) -> Result<IntC
             let min = u64_at(body, 8).ok_or_else(|| too_short("delta"))? as i64;
             let width = u32::from(*body.get(16).ok_or_else(|| too_short("delta"))?);
             if count == 0 {
+                return Ok(codec);
+            }
+            if width == 0 {
+                // Every delta equals `min`: an arithmetic sequence.
+                out.extend((0..count as i64).map(|i| first.wrapping_add(min.wrapping_mul(i))));
                 return Ok(codec);
             }
             out.push(first);
