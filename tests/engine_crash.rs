@@ -10,10 +10,12 @@
 //! runs the long mode.
 
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use runlog::Db;
-use runlog_tests::{ENGINE_METRICS, Rng, engine_timestamp, engine_value, run_and_kill};
+use runlog_tests::{
+    ENGINE_METRICS, crash_test_setup, engine_timestamp, engine_value, run_and_kill,
+};
 
 const DEFAULT_ITERATIONS: u64 = 50;
 
@@ -83,15 +85,7 @@ fn check(db: &Db, max_acked: Option<i64>, context: &str) -> i64 {
 
 #[test]
 fn acknowledged_points_survive_sigkill_during_flushes_and_compactions() {
-    let iterations = std::env::var("RUNLOG_CRASH_ITERATIONS")
-        .ok()
-        .map_or(DEFAULT_ITERATIONS, |n| n.parse().expect("a number"));
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos() as u64;
-    eprintln!("engine crash test seed {seed}");
-    let mut rng = Rng(seed);
+    let (iterations, mut rng, seed) = crash_test_setup("engine crash test", DEFAULT_ITERATIONS);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut max_acked: Option<i64> = None;
     let mut segments_seen = 0;

@@ -41,18 +41,7 @@ impl Rng {
 }
 
 /// The metrics the engine crash child logs at every step.
-pub const ENGINE_METRICS: [&str; 10] = [
-    "loss",
-    "val_loss",
-    "acc",
-    "val_acc",
-    "lr",
-    "grad_norm",
-    "throughput",
-    "gpu_util",
-    "mem_mb",
-    "epoch",
-];
+pub use runlog_workload::METRICS as ENGINE_METRICS;
 
 /// The value the engine crash child logs for `metric` at `step`: follows
 /// from the two alone, NaN and -0.0 included now and then.
@@ -70,6 +59,23 @@ pub fn engine_value(metric: usize, step: i64) -> f64 {
 /// The timestamp the engine crash child logs at `step`.
 pub fn engine_timestamp(step: i64) -> i64 {
     1_700_000_000_000 + 100 * step
+}
+
+/// The iterations of a crash test (`RUNLOG_CRASH_ITERATIONS`, else
+/// `default`) and a generator seeded from the clock, whose seed is printed
+/// so a failure can be replayed.
+pub fn crash_test_setup(name: &str, default: u64) -> (u64, Rng, u64) {
+    let iterations = std::env::var("RUNLOG_CRASH_ITERATIONS")
+        .ok()
+        .map_or(default, |n| {
+            n.parse().expect("RUNLOG_CRASH_ITERATIONS is a number")
+        });
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_nanos() as u64;
+    eprintln!("{name} seed {seed}");
+    (iterations, Rng(seed), seed)
 }
 
 /// Runs `child` until it is killed with SIGKILL after `delay`; returns the

@@ -9,24 +9,16 @@
 
 use std::process::Command;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use runlog_tests::{Rng, run_and_kill, wal_payload};
+use runlog_tests::{crash_test_setup, run_and_kill, wal_payload};
 use runlog_wal::{FsStorage, Lsn, RecoveryMode, WalReader};
 
 const DEFAULT_ITERATIONS: u64 = 50;
 
 #[test]
 fn acknowledged_records_survive_sigkill() {
-    let iterations = std::env::var("RUNLOG_CRASH_ITERATIONS")
-        .ok()
-        .map_or(DEFAULT_ITERATIONS, |n| n.parse().expect("a number"));
-    let seed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_nanos() as u64;
-    eprintln!("crash test seed {seed}");
-    let mut rng = Rng(seed);
+    let (iterations, mut rng, seed) = crash_test_setup("crash test", DEFAULT_ITERATIONS);
     let dir = tempfile::tempdir().expect("temp dir");
     let mut max_acked = Lsn(0);
     for iteration in 0..iterations {

@@ -199,20 +199,28 @@ fn parse_number(text: &str) -> Option<f64> {
     }
 }
 
-fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
-    let mut runs = Vec::new();
-    let mut experiments: Vec<_> = fs::read_dir(root)
-        .map_err(|e| format!("{}: {e}", root.display()))?
+/// The folders in `dir` that hold a `meta.yaml` (experiments in `mlruns`,
+/// runs in an experiment), sorted.
+fn folders_with_meta(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut folders: Vec<_> = fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("meta.yaml").is_file())
         .collect();
-    experiments.sort();
-    for experiment_dir in experiments {
+    folders.sort();
+    Ok(folders)
+}
+
+/// Whether a `meta.yaml` marks its experiment or run deleted.
+fn is_deleted(meta: &BTreeMap<String, String>) -> bool {
+    meta.get("lifecycle_stage").is_some_and(|s| s == "deleted")
+}
+
+fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
+    let mut runs = Vec::new();
+    for experiment_dir in folders_with_meta(root)? {
         let experiment = meta(&experiment_dir.join("meta.yaml"))?;
-        if experiment
-            .get("lifecycle_stage")
-            .is_some_and(|s| s == "deleted")
-        {
+        if is_deleted(&experiment) {
             continue;
         }
         let experiment_name = experiment.get("name").cloned().unwrap_or_else(|| {
@@ -222,18 +230,9 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
                 .to_string_lossy()
                 .into_owned()
         });
-        let mut run_dirs: Vec<_> = fs::read_dir(&experiment_dir)
-            .map_err(|e| format!("{}: {e}", experiment_dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.join("meta.yaml").is_file())
-            .collect();
-        run_dirs.sort();
-        for run_dir in run_dirs {
+        for run_dir in folders_with_meta(&experiment_dir)? {
             let run_meta = meta(&run_dir.join("meta.yaml"))?;
-            if run_meta
-                .get("lifecycle_stage")
-                .is_some_and(|s| s == "deleted")
-            {
+            if is_deleted(&run_meta) {
                 continue;
             }
             let run_id = run_meta

@@ -48,10 +48,16 @@ impl Table {
     }
 }
 
-/// A float for text output: shortest round-trip form, `NaN`, `inf`.
+/// A float as text that parses back to the same bits: the shortest
+/// round-trip form, `inf`, `-inf`, `NaN`, and a NaN with another payload as
+/// `NaN:0x<16 hex digits>` (see `transfer::parse_value`).
 pub fn num(value: f64) -> String {
     if value.is_nan() {
-        "NaN".into()
+        if value.to_bits() == f64::NAN.to_bits() {
+            "NaN".into()
+        } else {
+            format!("NaN:{:#018x}", value.to_bits())
+        }
     } else if value.is_infinite() {
         if value > 0.0 {
             "inf".into()

@@ -11,6 +11,7 @@ use std::path::Path;
 use runlog::{Db, RunFilter};
 use serde_json::{Value, json};
 
+use crate::output::num;
 use crate::query::{open, resolve_run};
 
 const HEADER: &str = "run,experiment,metric,step,timestamp_ms,value";
@@ -24,26 +25,7 @@ pub enum Format {
     Jsonl,
 }
 
-/// A value as text that parses back to the same bits.
-pub fn value_text(value: f64) -> String {
-    if value.is_nan() {
-        if value.to_bits() == f64::NAN.to_bits() {
-            "NaN".into()
-        } else {
-            format!("NaN:{:#018x}", value.to_bits())
-        }
-    } else if value.is_infinite() {
-        if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        }
-    } else {
-        format!("{value}")
-    }
-}
-
-/// Parses [`value_text`]'s output (and any float Rust parses).
+/// Parses [`num`]'s output (and any float Rust parses).
 pub fn parse_value(text: &str) -> Result<f64, String> {
     if let Some(hex) = text.strip_prefix("NaN:0x") {
         let bits = u64::from_str_radix(hex, 16).map_err(|_| format!("bad NaN payload {text:?}"))?;
@@ -115,7 +97,7 @@ pub fn export(dir: &Path, run: Option<&str>, format: Format, output: &Path) -> R
         for metric in db.metric_names(id).map_err(|e| e.to_string())? {
             let history = db.history(id, &metric, ..).map_err(|e| e.to_string())?;
             for i in 0..history.len() {
-                let value = value_text(history.values[i]);
+                let value = num(history.values[i]);
                 let line = match format {
                     Format::Csv => format!(
                         "{},{},{},{},{},{value}",
