@@ -39,18 +39,27 @@ fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
         db.set_tag(run, "model", if index % 2 == 0 { "mlp" } else { "cnn" })?;
         db.set_tag(run, "dataset", "mnist")?;
         let mut batch = Vec::with_capacity(1100);
+        let mut failed = None;
         Run {
             steps,
             seed: index as u64,
         }
         .for_each_point(|metric, step, timestamp, value| {
+            if failed.is_some() {
+                return;
+            }
             batch.push((METRICS[metric], step, timestamp, value));
             if batch.len() >= 1000 && metric == METRICS.len() - 1 {
                 progress.inc(batch.len() as u64);
-                db.log_batch(run, &batch).expect("demo points are valid");
+                // The generator cannot stop early: keep the first error,
+                // log nothing more, and report it below.
+                failed = db.log_batch(run, &batch).err();
                 batch.clear();
             }
         });
+        if let Some(error) = failed {
+            return Err(error);
+        }
         progress.inc(batch.len() as u64);
         db.log_batch(run, &batch)?;
         for row in 0..5 {

@@ -257,6 +257,10 @@ impl Db {
     /// mutex held.
     fn wait_for_memtable_room(&self) -> Result<()> {
         loop {
+            // The usual case needs only a shared look.
+            if self.shared.state.read().active.bytes() < self.freeze_at() {
+                return Ok(());
+            }
             {
                 let mut state = self.shared.state.write();
                 if state.active.bytes() < self.freeze_at() {
