@@ -193,6 +193,7 @@ fn main() {
             let options = SegmentOptions {
                 chunk_points,
                 pco_level,
+                ..SegmentOptions::default()
             };
             let start = Instant::now();
             let r = write_segment(&dir.path().join("sweep.seg"), &series, options);

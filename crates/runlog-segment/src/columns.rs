@@ -29,16 +29,19 @@ impl PartialEq for Columns {
 
 impl Columns {
     /// Number of points.
+    #[inline]
     pub fn len(&self) -> usize {
         self.steps.len()
     }
 
     /// Whether there are no points.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }
 
     /// Appends one point.
+    #[inline]
     pub fn push(&mut self, step: i64, timestamp: i64, value: f64) {
         self.steps.push(step);
         self.timestamps.push(timestamp);

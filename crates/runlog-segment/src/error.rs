@@ -34,14 +34,18 @@ pub enum Error {
     },
 
     /// The file was written by a format version this build cannot read.
-    #[error("segment {file} has format version {found}; this build reads version {supported} only")]
+    #[error(
+        "segment {file} has format version {found}; this build reads versions {oldest} to {newest}"
+    )]
     UnsupportedVersion {
         /// The file.
         file: PathBuf,
         /// The version it carries.
         found: u32,
-        /// The version this build reads and writes.
-        supported: u32,
+        /// The oldest version this build reads.
+        oldest: u32,
+        /// The version this build writes (the newest it reads).
+        newest: u32,
     },
 
     /// A column starts with a codec tag this build does not know.
@@ -106,6 +110,9 @@ pub enum InputProblem {
     },
     /// A segment holds at most `u32::MAX` chunks and series.
     TooManyChunks,
+    /// A chunk to copy does not match its index entry: length, column
+    /// lengths, point count or CRC.
+    ChunkMismatch,
 }
 
 impl fmt::Display for InputProblem {
@@ -132,6 +139,10 @@ impl fmt::Display for InputProblem {
                 "steps must not decrease: step {step} at index {index} follows step {previous}"
             ),
             InputProblem::TooManyChunks => write!(f, "more than 2^32 - 1 chunks in one segment"),
+            InputProblem::ChunkMismatch => write!(
+                f,
+                "the chunk's bytes do not match its index entry (length, columns, count or CRC)"
+            ),
         }
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod codec;
 mod columns;
+mod encode;
 mod error;
 mod format;
 mod mmap;
@@ -20,11 +21,12 @@ mod writer;
 pub use columns::Columns;
 pub use error::{Corruption, Error, InputProblem, Result};
 pub use format::footer::{ChunkMeta, SeriesMeta};
-pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS};
+pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS, OLDEST_READABLE_VERSION};
 pub use reader::SegmentReader;
 pub use stats::{STATS_LEN, Stats};
 pub use writer::{
-    DEFAULT_CHUNK_POINTS, DEFAULT_PCO_LEVEL, SegmentInfo, SegmentOptions, SegmentWriter,
+    DEFAULT_CHUNK_POINTS, DEFAULT_PCO_LEVEL, MAX_ENCODE_THREADS, SegmentInfo, SegmentOptions,
+    SegmentWriter,
 };
 
 /// Identifies a series (one metric of one run) within a database.

@@ -8,11 +8,11 @@ use memmap2::Mmap;
 
 use crate::columns::Columns;
 use crate::error::Corruption;
-use crate::format::FORMAT_VERSION;
 use crate::format::chunk::{self, ChunkError};
 use crate::format::footer::{self, ChunkMeta, SeriesMeta};
 use crate::format::header::{self, HEADER_LEN, HeaderError};
 use crate::format::trailer::{TRAILER_LEN, Trailer};
+use crate::format::{FORMAT_VERSION, OLDEST_READABLE_VERSION};
 use crate::stats::Stats;
 use crate::{Error, Result, SeriesId, mmap};
 
@@ -76,7 +76,8 @@ impl SegmentReader {
                 return Err(Error::UnsupportedVersion {
                     file: path,
                     found,
-                    supported: FORMAT_VERSION,
+                    oldest: OLDEST_READABLE_VERSION,
+                    newest: FORMAT_VERSION,
                 });
             }
         }
@@ -165,17 +166,29 @@ impl SegmentReader {
         &self.backing.bytes()[start..start + chunk.len as usize]
     }
 
+    /// The bytes of `chunk` once their CRC is checked, for copying the
+    /// chunk without decoding it.
+    pub fn checked_chunk_bytes(&self, chunk: &ChunkMeta) -> Result<&[u8]> {
+        let bytes = self.chunk_bytes(chunk);
+        chunk::check_crc(bytes, chunk).map_err(|e| self.chunk_error(chunk, e))?;
+        Ok(bytes)
+    }
+
     /// Checks `chunk`'s CRC and statistics and appends its points to `out`
     /// (left unchanged on error).
     pub fn read_chunk(&self, chunk: &ChunkMeta, out: &mut Columns) -> Result<()> {
-        chunk::decode(self.chunk_bytes(chunk), chunk, out).map_err(|e| match e {
+        chunk::decode(self.chunk_bytes(chunk), chunk, out).map_err(|e| self.chunk_error(chunk, e))
+    }
+
+    fn chunk_error(&self, chunk: &ChunkMeta, error: ChunkError) -> Error {
+        match error {
             ChunkError::Corrupt(at, kind) => corrupt(&self.path, chunk.offset + at, kind),
             ChunkError::UnknownCodec(at, tag) => Error::UnknownCodec {
                 file: self.path.clone(),
                 offset: chunk.offset + at,
                 tag,
             },
-        })
+        }
     }
 
     /// Every point of series `id`, in order; `None` if the segment does not

@@ -68,6 +68,19 @@ fn max_ignoring_nan(a: f64, b: f64) -> f64 {
     }
 }
 
+/// An integer whose order is the IEEE total order of `value` (the order of
+/// `f64::total_cmp`).
+fn total_order_key(value: f64) -> i64 {
+    let bits = value.to_bits() as i64;
+    bits ^ (((bits >> 63) as u64) >> 1) as i64
+}
+
+/// The value whose [`total_order_key`] is `key` (the map is its own
+/// inverse).
+fn from_total_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ (((key >> 63) as u64) >> 1) as i64) as u64)
+}
+
 impl Stats {
     /// The statistics of one point.
     pub fn of_point(step: i64, timestamp: i64, value: f64) -> Stats {
@@ -99,9 +112,25 @@ impl Stats {
             stats.min_timestamp = stats.min_timestamp.min(timestamp);
             stats.max_timestamp = stats.max_timestamp.max(timestamp);
         }
-        for &value in values {
-            stats.min = min_ignoring_nan(stats.min, value);
-            stats.max = max_ignoring_nan(stats.max, value);
+        // Min and max in IEEE total order are min and max of integer keys;
+        // NaN becomes a key no number has, so the loop needs no branch.
+        let (low, high) = values
+            .iter()
+            .fold((i64::MAX, i64::MIN), |(low, high), &value| {
+                let nan = value.is_nan();
+                let key = total_order_key(value);
+                (
+                    low.min(if nan { i64::MAX } else { key }),
+                    high.max(if nan { i64::MIN } else { key }),
+                )
+            });
+        if low <= high {
+            stats.min = from_total_order_key(low);
+            stats.max = from_total_order_key(high);
+        } else {
+            // Every value is NaN: min and max are the last one.
+            stats.min = values[last];
+            stats.max = values[last];
         }
         Some(stats)
     }
@@ -206,6 +235,33 @@ mod tests {
         assert_eq!((stats.min_timestamp, stats.max_timestamp), (4, 6));
         let all_nan = Stats::of(&[0], &[0], &[f64::NAN]).unwrap();
         assert!(all_nan.min.is_nan() && all_nan.max.is_nan());
+    }
+
+    #[test]
+    fn min_and_max_agree_with_total_cmp_over_the_numbers() {
+        let values = [
+            3.5,
+            f64::NAN,
+            -0.0,
+            0.0,
+            f64::NEG_INFINITY,
+            f64::from_bits(1),
+            -f64::MAX,
+            f64::from_bits(0xFFF8_0000_0000_0001),
+            7e300,
+        ];
+        for n in 1..=values.len() {
+            let part = &values[..n];
+            let stats = Stats::of(&vec![0; n], &vec![0; n], part).unwrap();
+            let mut numbers: Vec<f64> = part.iter().copied().filter(|v| !v.is_nan()).collect();
+            numbers.sort_by(f64::total_cmp);
+            let (min, max) = match (numbers.first(), numbers.last()) {
+                (Some(&min), Some(&max)) => (min, max),
+                _ => (part[n - 1], part[n - 1]),
+            };
+            assert_eq!(stats.min.to_bits(), min.to_bits(), "{part:?}");
+            assert_eq!(stats.max.to_bits(), max.to_bits(), "{part:?}");
+        }
     }
 
     #[test]

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use crate::codec::PcoLevel;
 use crate::columns::Columns;
+use crate::encode::{ChunkPoints, EncodedChunk, encode_all};
 use crate::error::InputProblem;
 use crate::format::footer::{self, ChunkMeta};
 use crate::format::trailer::Trailer;
-use crate::format::{MAX_CHUNK_POINTS, chunk, header};
-use crate::stats::Stats;
+use crate::format::{MAX_CHUNK_POINTS, header};
 use crate::{Error, Result, SeriesId};
 
 /// Points per chunk unless told otherwise (see `docs/performance.md` for the
@@ -30,16 +30,30 @@ pub struct SegmentOptions {
     pub chunk_points: usize,
     /// pco's compression level, 0 to 12: higher is smaller and slower.
     pub pco_level: PcoLevel,
+    /// Threads that encode chunks when whole series are appended at once
+    /// ([`SegmentWriter::append_all`]), the calling thread among them: 1 to
+    /// [`MAX_ENCODE_THREADS`]. The file is the same for any number.
+    pub encode_threads: usize,
 }
 
+/// The most threads [`SegmentOptions::encode_threads`] may ask for.
+pub const MAX_ENCODE_THREADS: usize = 256;
+
 impl Default for SegmentOptions {
+    /// 32,768 points per chunk, pco level 6, one encoding thread per core.
     fn default() -> SegmentOptions {
         SegmentOptions {
             chunk_points: DEFAULT_CHUNK_POINTS,
             pco_level: DEFAULT_PCO_LEVEL,
+            encode_threads: std::thread::available_parallelism()
+                .map_or(1, |n| n.get().min(MAX_ENCODE_THREADS)),
         }
     }
 }
+
+/// Points encoded together by one [`SegmentWriter::append_all`] step, which
+/// bounds the encoded bytes held in memory at once.
+const ENCODE_WINDOW_POINTS: usize = 1 << 20;
 
 /// What a finished segment holds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -98,6 +112,13 @@ impl SegmentWriter {
                 rule: "from 0 to 12",
             });
         }
+        if options.encode_threads == 0 || options.encode_threads > MAX_ENCODE_THREADS {
+            return Err(Error::InvalidOption {
+                name: "encode_threads",
+                value: options.encode_threads.to_string(),
+                rule: "from 1 to 256",
+            });
+        }
         let path = path.into();
         let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
         temp_name.push(".tmp");
@@ -139,14 +160,7 @@ impl SegmentWriter {
         let Some(&last_step) = steps.last() else {
             return Ok(());
         };
-        if self.current.is_some_and(|(current, _)| current != id) {
-            self.end_series()?;
-        }
-        if self.current.is_none() {
-            self.series.push((id, self.chunks.len()..self.chunks.len()));
-        }
-        self.current = Some((id, last_step));
-        self.points += steps.len() as u64;
+        self.start_points(id, last_step, steps.len())?;
 
         let chunk_points = self.options.chunk_points;
         let mut taken = 0;
@@ -178,6 +192,33 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Makes series `id` the current one (ending the one before) and counts
+    /// `count` points ending at `last_step` into it.
+    fn start_points(&mut self, id: SeriesId, last_step: i64, count: usize) -> Result<()> {
+        if self.current.is_some_and(|(current, _)| current != id) {
+            self.end_series()?;
+        }
+        if self.current.is_none() {
+            self.series.push((id, self.chunks.len()..self.chunks.len()));
+        }
+        self.current = Some((id, last_step));
+        self.points += count as u64;
+        Ok(())
+    }
+
+    /// Where points of series `id` may go: after the step returned if they
+    /// continue the current series, or (`None`) as a new series, whose id
+    /// must exceed every id written so far.
+    fn position(&self, id: SeriesId) -> Result<Option<i64>, InputProblem> {
+        match (self.current, self.series.last()) {
+            (Some((current, last_step)), _) if current == id => Ok(Some(last_step)),
+            (_, Some(&(previous, _))) if previous >= id => {
+                Err(InputProblem::SeriesOutOfOrder { previous })
+            }
+            _ => Ok(None),
+        }
+    }
+
     fn check(
         &self,
         id: SeriesId,
@@ -185,45 +226,143 @@ impl SegmentWriter {
         timestamps: &[i64],
         values: &[f64],
     ) -> Result<(), InputProblem> {
-        if steps.len() != timestamps.len() || steps.len() != values.len() {
-            return Err(InputProblem::LengthMismatch {
-                steps: steps.len(),
-                timestamps: timestamps.len(),
-                values: values.len(),
-            });
-        }
-        let previous_id = self
-            .current
-            .map(|(current, _)| current)
-            .or(self.series.last().map(|s| s.0));
-        if let Some(previous) = previous_id
-            && id < previous
-        {
-            return Err(InputProblem::SeriesOutOfOrder { previous });
-        }
-        let mut previous = match self.current {
-            Some((current, last_step)) if current == id => Some(last_step),
-            _ => None,
-        };
-        for (index, &step) in steps.iter().enumerate() {
-            if let Some(previous) = previous
-                && step < previous
-            {
-                return Err(InputProblem::StepsNotSorted {
-                    index,
-                    previous,
-                    step,
-                });
-            }
-            previous = Some(step);
-        }
+        check_points(self.position(id)?, steps, timestamps, values)?;
         let new_chunks = (self.pending.len() + steps.len()).div_ceil(self.options.chunk_points);
-        if self.chunks.len() + new_chunks >= u32::MAX as usize
-            || self.series.len() + 1 >= u32::MAX as usize
+        self.check_room(new_chunks, 1)
+    }
+
+    /// Whether the index has room for `chunks` and `series` more entries.
+    fn check_room(&self, chunks: usize, series: usize) -> Result<(), InputProblem> {
+        if self.chunks.len().saturating_add(chunks) >= u32::MAX as usize
+            || self.series.len().saturating_add(series) >= u32::MAX as usize
         {
             return Err(InputProblem::TooManyChunks);
         }
         Ok(())
+    }
+
+    /// Points of series `id` held back until they fill a chunk (or the
+    /// series ends): 0 unless `id` is the series being written.
+    pub fn pending_points(&self, id: SeriesId) -> usize {
+        match self.current {
+            Some((current, _)) if current == id => self.pending.len(),
+            _ => 0,
+        }
+    }
+
+    /// Appends whole series at once, in ascending id order (the first may
+    /// continue the current series), and ends each: later calls must name
+    /// greater ids. Their chunks are encoded on up to
+    /// [`SegmentOptions::encode_threads`] threads; the file is the same as
+    /// [`SegmentWriter::append`] would write. Checks everything before
+    /// writing anything.
+    pub fn append_all(&mut self, series: &[(SeriesId, &Columns)]) -> Result<()> {
+        let chunks: usize = series
+            .iter()
+            .map(|(_, p)| p.len().div_ceil(self.options.chunk_points))
+            .sum();
+        let mut position = None;
+        for &(id, points) in series {
+            let invalid = |problem| Error::InvalidPoints {
+                series: id,
+                problem,
+            };
+            if position.is_none() {
+                // One more chunk for points of the current series pending.
+                self.check_room(chunks + 1, series.len()).map_err(invalid)?;
+            }
+            let after = match position {
+                None => self.position(id).map_err(invalid)?,
+                Some(previous) if previous >= id => {
+                    return Err(invalid(InputProblem::SeriesOutOfOrder { previous }));
+                }
+                Some(_) => None,
+            };
+            check_points(after, &points.steps, &points.timestamps, &points.values)
+                .map_err(invalid)?;
+            position = Some(id);
+        }
+        let mut whole = series;
+        if let Some((&(id, first), rest)) = series.split_first()
+            && self.current.is_some_and(|(current, _)| current == id)
+        {
+            self.append(id, &first.steps, &first.timestamps, &first.values)?;
+            whole = rest;
+        }
+        self.end_series()?;
+        let chunk_points = self.options.chunk_points;
+        let chunks: Vec<(SeriesId, ChunkPoints<'_>)> = whole
+            .iter()
+            .flat_map(|&(id, points)| {
+                (0..points.len()).step_by(chunk_points).map(move |start| {
+                    let range = start..(start + chunk_points).min(points.len());
+                    let chunk = ChunkPoints {
+                        steps: &points.steps[range.clone()],
+                        timestamps: &points.timestamps[range.clone()],
+                        values: &points.values[range],
+                    };
+                    (id, chunk)
+                })
+            })
+            .collect();
+        for window in windows(&chunks, ENCODE_WINDOW_POINTS) {
+            let points: Vec<ChunkPoints<'_>> = window.iter().map(|&(_, c)| c).collect();
+            let encoded = encode_all(&points, self.options.pco_level, self.options.encode_threads);
+            for (&(id, points), chunk) in window.iter().zip(encoded) {
+                if self.series.last().is_none_or(|&(last, _)| last != id) {
+                    self.series.push((id, self.chunks.len()..self.chunks.len()));
+                }
+                self.points += points.steps.len() as u64;
+                let crc = crc32fast::hash(&chunk.bytes);
+                self.write_chunk_bytes(&chunk.bytes, crc, &chunk)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Appends a chunk already encoded, as [`SegmentReader::chunk_bytes`]
+    /// and [`SegmentReader::chunks`] give it, to series `id` without
+    /// decoding it (after flushing any points of `id` still pending as a
+    /// chunk of their own). The bytes must match the entry's length and
+    /// CRC; the statistics are taken as they are.
+    ///
+    /// [`SegmentReader::chunk_bytes`]: crate::SegmentReader::chunk_bytes
+    /// [`SegmentReader::chunks`]: crate::SegmentReader::chunks
+    pub fn copy_chunk(&mut self, id: SeriesId, chunk: &ChunkMeta, bytes: &[u8]) -> Result<()> {
+        let invalid = |problem| Error::InvalidPoints {
+            series: id,
+            problem,
+        };
+        let after = self.position(id).map_err(invalid)?;
+        if let Some(previous) = after
+            && chunk.stats.first_step < previous
+        {
+            return Err(invalid(InputProblem::StepsNotSorted {
+                index: 0,
+                previous,
+                step: chunk.stats.first_step,
+            }));
+        }
+        let columns_fit =
+            u64::from(chunk.step_len) + u64::from(chunk.timestamp_len) < u64::from(chunk.len);
+        if bytes.len() != chunk.len as usize
+            || !columns_fit
+            || chunk.stats.count == 0
+            || chunk.stats.count > MAX_CHUNK_POINTS as u64
+            || crc32fast::hash(bytes) != chunk.crc
+        {
+            return Err(invalid(InputProblem::ChunkMismatch));
+        }
+        self.check_room(2, 1).map_err(invalid)?;
+        self.start_points(id, chunk.stats.last_step, chunk.stats.count as usize)?;
+        self.flush_pending()?;
+        let encoded = EncodedChunk {
+            bytes: Vec::new(),
+            step_len: chunk.step_len,
+            timestamp_len: chunk.timestamp_len,
+            stats: chunk.stats,
+        };
+        self.write_chunk_bytes(bytes, chunk.crc, &encoded)
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -244,26 +383,34 @@ impl SegmentWriter {
     }
 
     fn write_chunk(&mut self, steps: &[i64], timestamps: &[i64], values: &[f64]) -> Result<()> {
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let (step_len, timestamp_len) = chunk::encode(
+        let points = ChunkPoints {
             steps,
             timestamps,
             values,
+        };
+        let chunk = EncodedChunk::encode(
+            points,
             self.options.pco_level,
-            &mut scratch,
+            std::mem::take(&mut self.scratch),
         );
+        let crc = crc32fast::hash(&chunk.bytes);
+        let written = self.write_chunk_bytes(&chunk.bytes, crc, &chunk);
+        self.scratch = chunk.bytes;
+        written
+    }
+
+    /// Writes a chunk's `bytes` (with CRC `crc`) as the next chunk of the
+    /// last series in the index; `chunk` gives the rest of its entry.
+    fn write_chunk_bytes(&mut self, bytes: &[u8], crc: u32, chunk: &EncodedChunk) -> Result<()> {
         let meta = ChunkMeta {
             offset: self.written,
-            len: scratch.len() as u32,
-            crc: crc32fast::hash(&scratch),
-            step_len,
-            timestamp_len,
-            stats: Stats::of(steps, timestamps, values).expect("a chunk holds points"),
+            len: bytes.len() as u32,
+            crc,
+            step_len: chunk.step_len,
+            timestamp_len: chunk.timestamp_len,
+            stats: chunk.stats,
         };
-        let written = self.write(&scratch);
-        self.scratch = scratch;
-        written?;
+        self.write(bytes)?;
         self.chunks.push(meta);
         if let Some(last) = self.series.last_mut() {
             last.1.end = self.chunks.len();
@@ -330,6 +477,62 @@ impl Drop for SegmentWriter {
             let _ = fs::remove_file(&self.temp_path);
         }
     }
+}
+
+/// Whether `steps`, `timestamps` and `values` are columns of equal length
+/// with steps that do not decrease, starting at or after `after`.
+fn check_points(
+    after: Option<i64>,
+    steps: &[i64],
+    timestamps: &[i64],
+    values: &[f64],
+) -> Result<(), InputProblem> {
+    if steps.len() != timestamps.len() || steps.len() != values.len() {
+        return Err(InputProblem::LengthMismatch {
+            steps: steps.len(),
+            timestamps: timestamps.len(),
+            values: values.len(),
+        });
+    }
+    let mut previous = after;
+    for (index, &step) in steps.iter().enumerate() {
+        if let Some(previous) = previous
+            && step < previous
+        {
+            return Err(InputProblem::StepsNotSorted {
+                index,
+                previous,
+                step,
+            });
+        }
+        previous = Some(step);
+    }
+    Ok(())
+}
+
+/// Splits `chunks` into consecutive windows of about `points` points (at
+/// least one chunk each).
+fn windows<'a, 'p>(
+    chunks: &'a [(SeriesId, ChunkPoints<'p>)],
+    points: usize,
+) -> impl Iterator<Item = &'a [(SeriesId, ChunkPoints<'p>)]> {
+    let mut rest = chunks;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let mut total = 0;
+        let end = rest
+            .iter()
+            .position(|(_, c)| {
+                total += c.steps.len();
+                total > points
+            })
+            .map_or(rest.len(), |i| i.max(1));
+        let (window, tail) = rest.split_at(end);
+        rest = tail;
+        Some(window)
+    })
 }
 
 /// Makes a rename or creation in `path`'s directory durable.

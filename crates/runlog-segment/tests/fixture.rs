@@ -1,20 +1,41 @@
-//! A segment written by format version 1 is checked in; it must keep
-//! opening and reading back exactly the points it was written from, so a
-//! format change without a version bump fails here. It holds every codec
-//! tag, so every decoder is pinned.
+//! A segment of every format version is checked in; each must keep opening
+//! and reading back exactly the points it was written from, so a format
+//! change without a version bump fails here. Each holds every codec tag of
+//! its version, so every decoder is pinned.
 //!
-//! Regenerate (only together with a format version bump, keeping the old
-//! file under its version's name):
+//! Write the fixture of the current version (only together with a format
+//! version bump, keeping the older files):
 //! `cargo test -p runlog-segment --test fixture -- --ignored write_fixture`
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use runlog_segment::{Columns, SegmentOptions, SegmentReader, SegmentWriter, SeriesId};
+use runlog_segment::{
+    Columns, FORMAT_VERSION, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
+};
 
-fn fixture_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/segment-v1.seg")
+fn fixture_path(version: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/segment-v{version}.seg"))
 }
+
+/// Each version's fixture: the series it holds (a prefix of
+/// [`fixture_series`]) and the codec tags that version has.
+const VERSIONS: [(u32, SeriesId, &[u8]); 2] = [
+    (
+        1,
+        9,
+        &[
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
+        ],
+    ),
+    (
+        2,
+        10,
+        &[
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+        ],
+    ),
+];
 
 /// The series the fixture holds; deterministic, and chosen so that the
 /// writer picks every codec at least once.
@@ -84,6 +105,11 @@ fn fixture_series() -> Vec<(SeriesId, Columns)> {
         let outlier = if i % 50 == 7 { 1_000_000_000 } else { 0 };
         (i, base + 100 * i + outlier, 1.0)
     });
+    // Version 2: f32 noise in a narrow range, packed f32 values.
+    series(10, 100, &mut |i| {
+        let noise = (random() % 1000) as f64 / 1e5;
+        (i, base + 100 * i, f64::from((0.7 + noise) as f32))
+    });
     all
 }
 
@@ -93,7 +119,11 @@ fn write_to(path: &std::path::Path) {
         ..SegmentOptions::default()
     };
     let mut writer = SegmentWriter::create(path, options).unwrap();
-    for (id, points) in fixture_series() {
+    let (_, last_id, _) = VERSIONS[VERSIONS.len() - 1];
+    for (id, points) in fixture_series()
+        .into_iter()
+        .filter(|(id, _)| *id <= last_id)
+    {
         writer
             .append(id, &points.steps, &points.timestamps, &points.values)
             .unwrap();
@@ -104,30 +134,11 @@ fn write_to(path: &std::path::Path) {
 #[test]
 #[ignore = "writes the checked-in fixture; run only with a format version bump"]
 fn write_fixture() {
-    write_to(&fixture_path());
+    write_to(&fixture_path(FORMAT_VERSION));
 }
 
-#[test]
-fn the_version_1_fixture_keeps_opening_with_every_point_intact() {
-    let reader = SegmentReader::open(fixture_path()).expect("the v1 fixture opens");
-    let expected = fixture_series();
-    assert_eq!(
-        reader.series_ids().collect::<Vec<_>>(),
-        expected.iter().map(|(id, _)| *id).collect::<Vec<_>>()
-    );
-    for (id, points) in &expected {
-        assert_eq!(
-            &reader.read_series(*id).unwrap().unwrap(),
-            points,
-            "series {id}"
-        );
-        let stats = reader.stats(*id).unwrap();
-        assert_eq!(stats.count as usize, points.len());
-        assert_eq!(
-            stats.last_value.to_bits(),
-            points.values.last().unwrap().to_bits()
-        );
-    }
+/// The codec tags of every column of every chunk.
+fn tags(reader: &SegmentReader) -> BTreeSet<u8> {
     let mut tags = BTreeSet::new();
     for chunk in reader.all_chunks() {
         let bytes = reader.chunk_bytes(chunk);
@@ -135,24 +146,53 @@ fn the_version_1_fixture_keeps_opening_with_every_point_intact() {
         tags.insert(bytes[chunk.step_len as usize]);
         tags.insert(bytes[(chunk.step_len + chunk.timestamp_len) as usize]);
     }
-    let every_tag: BTreeSet<u8> = [
-        0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15,
-    ]
-    .into();
-    assert_eq!(tags, every_tag, "the fixture exercises every codec");
+    tags
 }
 
 #[test]
-fn writing_the_fixture_series_today_reads_back_the_same() {
+fn every_versions_fixture_keeps_opening_with_every_point_intact() {
+    assert_eq!(VERSIONS[VERSIONS.len() - 1].0, FORMAT_VERSION);
+    for (version, last_id, version_tags) in VERSIONS {
+        let reader = SegmentReader::open(fixture_path(version))
+            .unwrap_or_else(|e| panic!("the v{version} fixture opens: {e}"));
+        let expected: Vec<_> = fixture_series()
+            .into_iter()
+            .filter(|(id, _)| *id <= last_id)
+            .collect();
+        assert_eq!(
+            reader.series_ids().collect::<Vec<_>>(),
+            expected.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+        );
+        for (id, points) in &expected {
+            assert_eq!(
+                &reader.read_series(*id).unwrap().unwrap(),
+                points,
+                "v{version} series {id}"
+            );
+            let stats = reader.stats(*id).unwrap();
+            assert_eq!(stats.count as usize, points.len());
+            assert_eq!(
+                stats.last_value.to_bits(),
+                points.values.last().unwrap().to_bits()
+            );
+        }
+        let every_tag: BTreeSet<u8> = version_tags.iter().copied().collect();
+        assert_eq!(tags(&reader), every_tag, "v{version} exercises every codec");
+    }
+}
+
+#[test]
+fn writing_the_fixture_series_today_reads_back_the_same_and_uses_every_codec() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("today.seg");
     write_to(&path);
     let today = SegmentReader::open(&path).unwrap();
-    let fixture = SegmentReader::open(fixture_path()).unwrap();
+    let fixture = SegmentReader::open(fixture_path(FORMAT_VERSION)).unwrap();
     for id in fixture.series_ids() {
         assert_eq!(
             today.read_series(id).unwrap(),
             fixture.read_series(id).unwrap()
         );
     }
+    assert_eq!(tags(&today), tags(&fixture));
 }

@@ -174,6 +174,195 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// Whole series appended at once on several threads, and chunks copied
+    /// from a finished segment, give the very file `append` writes.
+    #[test]
+    fn append_all_and_copied_chunks_write_the_same_file_as_append(
+        data in prop::collection::btree_map(any::<SeriesId>(), series(), 0..6),
+        chunk_points in 1usize..64,
+        encode_threads in 1usize..4,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SegmentOptions { chunk_points, encode_threads, ..SegmentOptions::default() };
+        let appended = dir.path().join("appended.seg");
+        let mut writer = SegmentWriter::create(&appended, options).unwrap();
+        for (&id, points) in &data {
+            writer.append(id, &points.steps, &points.timestamps, &points.values).unwrap();
+        }
+        writer.finish().unwrap();
+
+        let all = dir.path().join("all.seg");
+        let mut writer = SegmentWriter::create(&all, options).unwrap();
+        let series: Vec<(SeriesId, &Columns)> = data.iter().map(|(id, p)| (*id, p)).collect();
+        writer.append_all(&series).unwrap();
+        writer.finish().unwrap();
+        prop_assert_eq!(std::fs::read(&all).unwrap(), std::fs::read(&appended).unwrap());
+
+        let reader = SegmentReader::open(&appended).unwrap();
+        let copied = dir.path().join("copied.seg");
+        let mut writer = SegmentWriter::create(&copied, options).unwrap();
+        for id in reader.series_ids() {
+            for chunk in reader.chunks(id) {
+                writer.copy_chunk(id, chunk, reader.checked_chunk_bytes(chunk).unwrap()).unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        prop_assert_eq!(std::fs::read(&copied).unwrap(), std::fs::read(&appended).unwrap());
+    }
+}
+
+#[test]
+fn append_all_on_several_threads_writes_the_file_append_writes() {
+    // Enough points for the threads to start (the property test above is
+    // below that size): 20 runs of the workload, 2,000 steps each.
+    let mut data: Vec<(SeriesId, Columns)> = Vec::new();
+    for run in 0..20u64 {
+        let mut metrics = vec![Columns::default(); runlog_workload::METRICS.len()];
+        runlog_workload::Run {
+            steps: 2_000,
+            seed: run,
+        }
+        .for_each_point(|m, s, t, v| metrics[m].push(s, t, v));
+        data.extend((0..).zip(metrics).map(|(m, c)| (run * 100 + m, c)));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, threads: usize, whole: bool| {
+        let path = dir.path().join(name);
+        let options = SegmentOptions {
+            chunk_points: 1_500,
+            encode_threads: threads,
+            ..SegmentOptions::default()
+        };
+        let mut writer = SegmentWriter::create(&path, options).unwrap();
+        if whole {
+            let series: Vec<(SeriesId, &Columns)> = data.iter().map(|(id, c)| (*id, c)).collect();
+            writer.append_all(&series).unwrap();
+        } else {
+            for (id, c) in &data {
+                writer
+                    .append(*id, &c.steps, &c.timestamps, &c.values)
+                    .unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        std::fs::read(path).unwrap()
+    };
+    let expected = write("appended.seg", 1, false);
+    assert_eq!(write("one.seg", 1, true), expected);
+    assert_eq!(write("three.seg", 3, true), expected);
+}
+
+#[test]
+fn append_all_checks_every_series_before_writing_any() {
+    use runlog_segment::{Error, InputProblem};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("all.seg");
+    let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+    writer.append(3, &[1, 2], &[0, 0], &[1.0, 2.0]).unwrap();
+    let mut sorted = Columns::default();
+    sorted.push(5, 0, 5.0);
+    let mut unsorted = Columns::default();
+    unsorted.push(9, 0, 9.0);
+    unsorted.push(8, 0, 8.0);
+    match writer.append_all(&[(4, &sorted), (6, &unsorted)]) {
+        Err(Error::InvalidPoints {
+            series: 6,
+            problem: InputProblem::StepsNotSorted { index: 1, .. },
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    match writer.append_all(&[(5, &sorted), (4, &sorted)]) {
+        Err(Error::InvalidPoints {
+            series: 4,
+            problem: InputProblem::SeriesOutOfOrder { previous: 5 },
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The current series may go on, then later ids follow.
+    let mut more = Columns::default();
+    more.push(2, 1, 2.5);
+    writer.append_all(&[(3, &more), (4, &sorted)]).unwrap();
+    // A series appended whole is ended: its id cannot come again.
+    assert!(matches!(
+        writer.append(4, &[7], &[0], &[7.0]),
+        Err(Error::InvalidPoints {
+            series: 4,
+            problem: InputProblem::SeriesOutOfOrder { previous: 4 }
+        })
+    ));
+    writer.finish().unwrap();
+    let reader = SegmentReader::open(&path).unwrap();
+    assert_eq!(reader.series_ids().collect::<Vec<_>>(), [3, 4]);
+    assert_eq!(
+        reader.read_series(3).unwrap().unwrap().values,
+        [1.0, 2.0, 2.5]
+    );
+    assert_eq!(reader.read_series(4).unwrap().unwrap().values, [5.0]);
+}
+
+#[test]
+fn copy_chunk_refuses_damaged_bytes_and_steps_going_back() {
+    use runlog_segment::{Error, InputProblem};
+    let dir = tempfile::tempdir().unwrap();
+    let source = dir.path().join("source.seg");
+    let options = SegmentOptions {
+        chunk_points: 4,
+        ..SegmentOptions::default()
+    };
+    let mut writer = SegmentWriter::create(&source, options).unwrap();
+    let steps: Vec<i64> = (10..20).collect();
+    let values: Vec<f64> = steps.iter().map(|&s| s as f64 / 3.0).collect();
+    writer.append(1, &steps, &steps, &values).unwrap();
+    writer.finish().unwrap();
+    let reader = SegmentReader::open(&source).unwrap();
+    let chunk = reader.chunks(1)[0];
+    let bytes = reader.chunk_bytes(&chunk).to_vec();
+
+    let target = dir.path().join("target.seg");
+    let mut writer = SegmentWriter::create(&target, options).unwrap();
+    writer.append(1, &[3, 4], &[0, 0], &[0.5, 0.5]).unwrap();
+    assert_eq!(writer.pending_points(1), 2);
+    let mut damaged = bytes.clone();
+    *damaged.last_mut().unwrap() ^= 1;
+    assert!(matches!(
+        writer.copy_chunk(1, &chunk, &damaged),
+        Err(Error::InvalidPoints {
+            series: 1,
+            problem: InputProblem::ChunkMismatch
+        })
+    ));
+    assert!(matches!(
+        writer.copy_chunk(1, &chunk, &bytes[1..]),
+        Err(Error::InvalidPoints {
+            problem: InputProblem::ChunkMismatch,
+            ..
+        })
+    ));
+    writer.copy_chunk(1, &chunk, &bytes).unwrap();
+    assert_eq!(writer.pending_points(1), 0, "pending points went first");
+    assert!(matches!(
+        writer.copy_chunk(1, &chunk, &bytes),
+        Err(Error::InvalidPoints {
+            problem: InputProblem::StepsNotSorted {
+                previous: 13,
+                step: 10,
+                ..
+            },
+            ..
+        })
+    ));
+    writer.finish().unwrap();
+    let copied = SegmentReader::open(&target).unwrap();
+    assert_eq!(copied.chunks(1).len(), 2);
+    assert_eq!(
+        copied.read_series(1).unwrap().unwrap().steps,
+        [3, 4, 10, 11, 12, 13]
+    );
+}
+
 #[test]
 fn a_million_point_workload_series_round_trips() {
     let run = runlog_workload::Run {
@@ -303,6 +492,20 @@ fn options_out_of_range_are_refused_by_name() {
                 ..SegmentOptions::default()
             },
             "pco_level",
+        ),
+        (
+            SegmentOptions {
+                encode_threads: 0,
+                ..SegmentOptions::default()
+            },
+            "encode_threads",
+        ),
+        (
+            SegmentOptions {
+                encode_threads: runlog_segment::MAX_ENCODE_THREADS + 1,
+                ..SegmentOptions::default()
+            },
+            "encode_threads",
         ),
     ] {
         match SegmentWriter::create(dir.path().join("x.seg"), options) {

@@ -15,6 +15,11 @@
 //! | `0x13` | f64 | pco over f64 |
 //! | `0x14` | f64 | pco over f32 (every value is an f32 widened, bit-exact) |
 //! | `0x15` | f64 | pco over i64 (every value is an integer, bit-exact) |
+//! | `0x16` | f64 | packed f32: every value an f32 widened; order-preserving 32-bit keys minus the smallest, bit-packed |
+//!
+//! Bit-packed and plain columns decode several times faster than pco and
+//! Gorilla columns; the choosers keep the smallest fast encoding unless a
+//! slow one is more than an eighth smaller ([`worth_slower`]).
 
 mod bits;
 mod float;
@@ -22,8 +27,8 @@ mod gorilla;
 mod int;
 mod pco;
 
-pub use float::{FloatCodec, decode_floats, encode_floats, encode_floats_as};
-pub use int::{IntCodec, decode_ints, encode_ints, encode_ints_as};
+pub use float::{FloatCodec, GORILLA_MAX_VALUES, decode_floats, encode_floats, encode_floats_as};
+pub use int::{IntCodec, PCO_MIN_BITS, decode_ints, encode_ints, encode_ints_as};
 
 /// Why a column failed to decode.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,6 +43,21 @@ pub enum DecodeError {
 
 /// How hard pco works: 0 to 12 (see `SegmentOptions::pco_level`).
 pub type PcoLevel = usize;
+
+/// Whether a slow codec's `slow_len` bytes beat a fast codec's `fast_len`
+/// by enough to be worth decoding several times slower: by more than an
+/// eighth. The eighth bounds what preferring fast codecs costs in size.
+pub(crate) fn worth_slower(slow_len: usize, fast_len: usize) -> bool {
+    slow_len.saturating_mul(8) < fast_len.saturating_mul(7)
+}
+
+/// Reads the little-endian u32 at `at`, if `data` holds it.
+pub(crate) fn u32_at(data: &[u8], at: usize) -> Option<u32> {
+    let bytes = data.get(at..at.checked_add(4)?)?;
+    let mut le = [0u8; 4];
+    le.copy_from_slice(bytes);
+    Some(u32::from_le_bytes(le))
+}
 
 /// Reads the little-endian u64 at `at`, if `data` holds it.
 pub(crate) fn u64_at(data: &[u8], at: usize) -> Option<u64> {

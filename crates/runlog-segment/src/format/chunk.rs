@@ -35,16 +35,7 @@ pub(crate) enum ChunkError {
 /// Checks the chunk's CRC, decodes its columns, checks them against its
 /// statistics and appends its points to `out`. On error `out` is unchanged.
 pub(crate) fn decode(bytes: &[u8], meta: &ChunkMeta, out: &mut Columns) -> Result<(), ChunkError> {
-    let got = crc32fast::hash(bytes);
-    if got != meta.crc {
-        return Err(ChunkError::Corrupt(
-            0,
-            Corruption::ChecksumMismatch {
-                expected: meta.crc,
-                got,
-            },
-        ));
-    }
+    check_crc(bytes, meta)?;
     let count = meta.stats.count as usize;
     let step_end = meta.step_len as usize;
     let timestamp_end = step_end + meta.timestamp_len as usize;
@@ -76,6 +67,21 @@ pub(crate) fn decode(bytes: &[u8], meta: &ChunkMeta, out: &mut Columns) -> Resul
         out.values.truncate(before);
     }
     decoded
+}
+
+/// Checks the chunk's bytes against the CRC in its index entry.
+pub(crate) fn check_crc(bytes: &[u8], meta: &ChunkMeta) -> Result<(), ChunkError> {
+    let got = crc32fast::hash(bytes);
+    if got != meta.crc {
+        return Err(ChunkError::Corrupt(
+            0,
+            Corruption::ChecksumMismatch {
+                expected: meta.crc,
+                got,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the points appended from `from` on agree with `stats`: same

@@ -10,7 +10,7 @@
 //! The magic, the version field and the CRC keep their places in every
 //! version, so a newer file is refused as such, not taken for a damaged one.
 
-use super::{FORMAT_VERSION, FieldReader};
+use super::{FORMAT_VERSION, FieldReader, OLDEST_READABLE_VERSION};
 use crate::error::Corruption;
 
 /// Length of the header.
@@ -54,7 +54,7 @@ pub(crate) fn check(file: &[u8]) -> Result<(), HeaderError> {
             got,
         }));
     }
-    if version != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(HeaderError::UnsupportedVersion(version));
     }
     Ok(())

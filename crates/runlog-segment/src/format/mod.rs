@@ -11,8 +11,12 @@ pub(crate) mod footer;
 pub(crate) mod header;
 pub(crate) mod trailer;
 
-/// The format version this build writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The format version this build writes. Version 2 added the packed f32
+/// value codec (tag `0x16`); nothing else changed.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The oldest format version this build still reads.
+pub const OLDEST_READABLE_VERSION: u32 = 1;
 
 /// The most points one chunk may hold.
 pub const MAX_CHUNK_POINTS: usize = 1 << 20;
