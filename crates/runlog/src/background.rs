@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use runlog_segment::{Columns, SegmentWriter, SeriesId};
+use runlog_segment::{ChunkMeta, Columns, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
 use crate::db::{Shared, manifest_of};
@@ -102,10 +102,12 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
         state.flushed_lsn = frozen.last_lsn;
         state.frozen.retain(|m| !Arc::ptr_eq(m, &frozen));
     }
+    // Writers waiting for room and `Db::flush` need not wait for the WAL's
+    // old files to be deleted.
+    shared.notify(true);
     if let Some(wal) = &shared.wal {
         wal.truncate_before(Lsn(frozen.last_lsn + 1))?;
     }
-    shared.notify(true);
     Ok(true)
 }
 
@@ -129,9 +131,7 @@ fn write_memtable(
     }
     let path = segment_path(&shared.dir, file_no);
     let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
-    for (id, points) in live {
-        writer.append(id, &points.steps, &points.timestamps, &points.values)?;
-    }
+    writer.append_all(&live)?;
     writer.finish()?;
     let entry = SegmentEntry { file_no, level: 0 };
     Ok(Some(Arc::new(SegmentHandle::open(&shared.dir, entry)?)))
@@ -160,8 +160,15 @@ pub(crate) fn compact_tail(shared: &Shared) -> Result<bool> {
         }
         tail.to_vec()
     };
-    merge_segments(shared, &inputs)?;
-    Ok(true)
+    merge_segments(shared, &inputs, Interrupt::AtShutdown)
+}
+
+/// Whether a merge stops, leaving the segments as they were, when the
+/// database closes: background merges do, requested ones do not.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    AtShutdown,
+    Never,
 }
 
 /// Merges every segment into one (used by `Db::compact`).
@@ -173,14 +180,19 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
         s.reader.series_ids().any(|id| !is_live(&state.catalog, id))
     });
     if inputs.len() > 1 || holds_deleted {
-        merge_segments(shared, &inputs)?;
+        merge_segments(shared, &inputs, Interrupt::Never)?;
     }
     Ok(())
 }
 
 /// Replaces `inputs` (consecutive in the segment list) by one merged
 /// segment, durably; the inputs' files go once no snapshot uses them.
-fn merge_segments(shared: &Shared, inputs: &[Arc<SegmentHandle>]) -> Result<()> {
+/// Returns whether it did (not if interrupted by shutdown).
+fn merge_segments(
+    shared: &Shared,
+    inputs: &[Arc<SegmentHandle>],
+    interrupt: Interrupt,
+) -> Result<bool> {
     let file_no = {
         let mut state = shared.state.write();
         state.next_segment += 1;
@@ -193,6 +205,10 @@ fn merge_segments(shared: &Shared, inputs: &[Arc<SegmentHandle>]) -> Result<()> 
     let mut written = 0usize;
     let mut chunk = Columns::default();
     for id in ids {
+        if interrupt == Interrupt::AtShutdown && shared.signals.lock().shutdown {
+            // Dropping the writer deletes its temporary file.
+            return Ok(false);
+        }
         if !is_live(&shared.state.read().catalog, id) {
             continue;
         }
@@ -204,9 +220,16 @@ fn merge_segments(shared: &Shared, inputs: &[Arc<SegmentHandle>]) -> Result<()> 
             .windows(2)
             .all(|pair| pair[0].1.last_step <= pair[1].1.first_step);
         if in_order {
-            // The usual case: stream chunk by chunk, one chunk in memory.
-            for (input, _) in &holding {
-                for meta in input.reader.chunks(id) {
+            // The usual case: chunk by chunk, one chunk in memory at most.
+            let chunks: Vec<_> = holding
+                .iter()
+                .flat_map(|(input, _)| input.reader.chunks(id).iter().map(move |m| (input, m)))
+                .collect();
+            for (index, &(input, meta)) in chunks.iter().enumerate() {
+                if copies_as_is(&writer, id, meta, index + 1 == chunks.len(), shared) {
+                    let bytes = input.reader.checked_chunk_bytes(meta)?;
+                    writer.copy_chunk(id, meta, bytes)?;
+                } else {
                     chunk.clear();
                     input.reader.read_chunk(meta, &mut chunk)?;
                     writer.append(id, &chunk.steps, &chunk.timestamps, &chunk.values)?;
@@ -253,5 +276,21 @@ fn merge_segments(shared: &Shared, inputs: &[Arc<SegmentHandle>]) -> Result<()> 
         input.retire();
     }
     shared.notify(true);
-    Ok(())
+    Ok(true)
+}
+
+/// Whether a merge copies `chunk` of series `id` into the output without
+/// decoding it: when no points of the series wait in the writer, and the
+/// chunk is at least half full or the series' last (re-encoding it could
+/// not join it to a later one). Small chunks followed by more are decoded
+/// and re-chunked, so merged segments hold full chunks.
+fn copies_as_is(
+    writer: &SegmentWriter,
+    id: SeriesId,
+    chunk: &ChunkMeta,
+    last: bool,
+    shared: &Shared,
+) -> bool {
+    let half_full = chunk.stats.count as usize >= shared.options.segment.chunk_points / 2;
+    writer.pending_points(id) == 0 && (half_full || last)
 }

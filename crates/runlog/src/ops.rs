@@ -203,15 +203,9 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u8(6);
             e.u64(*series);
             e.len(steps.len());
-            for &s in steps {
-                e.i64(s);
-            }
-            for &t in timestamps {
-                e.i64(t);
-            }
-            for &v in values {
-                e.f64(v);
-            }
+            e.i64s(steps);
+            e.i64s(timestamps);
+            e.f64s(values);
         }
         Op::TableRows { run, table, rows } => {
             e.u8(7);
@@ -265,9 +259,9 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
         6 => {
             let series = d.u64()?;
             let n = d.len(24)?;
-            let steps = (0..n).map(|_| d.i64()).collect::<Result<_, _>>()?;
-            let timestamps = (0..n).map(|_| d.i64()).collect::<Result<_, _>>()?;
-            let values = (0..n).map(|_| d.f64()).collect::<Result<_, _>>()?;
+            let steps = d.i64s(n)?;
+            let timestamps = d.i64s(n)?;
+            let values = d.f64s(n)?;
             Op::Points {
                 series,
                 steps,

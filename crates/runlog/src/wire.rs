@@ -20,8 +20,21 @@ impl Encoder {
     pub(crate) fn i64(&mut self, v: i64) {
         self.bytes.extend_from_slice(&v.to_le_bytes());
     }
-    pub(crate) fn f64(&mut self, v: f64) {
-        self.u64(v.to_bits());
+    /// Each of `xs`, in order.
+    pub(crate) fn i64s(&mut self, xs: &[i64]) {
+        self.words(xs.len(), xs.iter().map(|x| x.to_le_bytes()));
+    }
+    /// The bit patterns of `xs`, in order.
+    pub(crate) fn f64s(&mut self, xs: &[f64]) {
+        self.words(xs.len(), xs.iter().map(|x| x.to_bits().to_le_bytes()));
+    }
+    /// `n` 8-byte words, written into room made at once.
+    fn words(&mut self, n: usize, words: impl Iterator<Item = [u8; 8]>) {
+        let start = self.bytes.len();
+        self.bytes.resize(start + 8 * n, 0);
+        for (slot, word) in self.bytes[start..].chunks_exact_mut(8).zip(words) {
+            slot.copy_from_slice(&word);
+        }
     }
     /// A length-prefixed (u32) UTF-8 string.
     pub(crate) fn str(&mut self, s: &str) {
@@ -86,8 +99,23 @@ impl<'a> Decoder<'a> {
     pub(crate) fn i64(&mut self) -> Result<i64, DecodeError> {
         Ok(i64::from_le_bytes(self.array()?))
     }
-    pub(crate) fn f64(&mut self) -> Result<f64, DecodeError> {
-        Ok(f64::from_bits(self.u64()?))
+    /// `n` i64s written by [`Encoder::i64s`].
+    pub(crate) fn i64s(&mut self, n: usize) -> Result<Vec<i64>, DecodeError> {
+        self.words(n, i64::from_le_bytes)
+    }
+    /// `n` f64s written by [`Encoder::f64s`].
+    pub(crate) fn f64s(&mut self, n: usize) -> Result<Vec<f64>, DecodeError> {
+        self.words(n, |word| f64::from_bits(u64::from_le_bytes(word)))
+    }
+    fn words<T>(&mut self, n: usize, from: fn([u8; 8]) -> T) -> Result<Vec<T>, DecodeError> {
+        let bytes = self.take(
+            n.checked_mul(8)
+                .ok_or((self.pos, "count overflows".into()))?,
+        )?;
+        Ok(bytes
+            .chunks_exact(8)
+            .map(|word| from(word.try_into().expect("8-byte chunk")))
+            .collect())
     }
     pub(crate) fn str(&mut self) -> Result<String, DecodeError> {
         self.str_ref().map(str::to_string)

@@ -167,17 +167,24 @@ impl<'a> NewSeries<'a> {
 
 /// Points grouped by series, series in the order first given.
 #[derive(Default)]
-struct Points {
+struct Points<'n> {
     groups: Vec<(SeriesId, Columns)>,
     /// Index into `groups`, built once a call names many series (a linear
     /// scan is faster for the usual handful).
     index: HashMap<SeriesId, usize>,
+    /// For [`Points::extend_named`]: the name of each group, and the group
+    /// the next point probably names. A batch usually names the same
+    /// metrics in the same order step after step, so most points are placed
+    /// without looking their name up.
+    names: Vec<&'n str>,
+    next: usize,
 }
 
-impl Points {
+impl<'n> Points<'n> {
     const SCAN_LIMIT: usize = 16;
 
-    fn push(&mut self, series: SeriesId, step: i64, timestamp: i64, value: f64) {
+    /// The group of `series`, and whether it is new.
+    fn group(&mut self, series: SeriesId) -> (usize, bool) {
         let found = if self.groups.len() <= Self::SCAN_LIMIT {
             self.groups.iter().rposition(|g| g.0 == series)
         } else {
@@ -191,14 +198,77 @@ impl Points {
             }
             self.index.get(&series).copied()
         };
-        let at = found.unwrap_or_else(|| {
-            self.groups.push((series, Columns::default()));
-            if !self.index.is_empty() {
-                self.index.insert(series, self.groups.len() - 1);
+        match found {
+            Some(at) => (at, false),
+            None => {
+                self.groups.push((series, Columns::default()));
+                if !self.index.is_empty() {
+                    self.index.insert(series, self.groups.len() - 1);
+                }
+                (self.groups.len() - 1, true)
             }
-            self.groups.len() - 1
-        });
+        }
+    }
+
+    fn push(&mut self, series: SeriesId, step: i64, timestamp: i64, value: f64) {
+        let (at, _) = self.group(series);
         self.groups[at].1.push(step, timestamp, value);
+    }
+
+    /// Adds `points` of named metrics: first each point's group, then every
+    /// group's points with room made for them at once. A point whose name
+    /// is the one predicted (the name after the previous point's, in the
+    /// order names first appeared) is placed without a lookup; any other
+    /// calls `resolve` for its series.
+    fn extend_named(
+        &mut self,
+        points: &[(&'n str, i64, i64, f64)],
+        mut resolve: impl FnMut(&str) -> Result<SeriesId>,
+    ) -> Result<()> {
+        let mut groups = Vec::with_capacity(points.len());
+        for &(name, ..) in points {
+            let predicted = self.names.get(self.next).is_some_and(|&p| {
+                p.len() == name.len() && (p.as_ptr() == name.as_ptr() || p == name)
+            });
+            let at = if predicted {
+                self.next
+            } else {
+                self.group_of_name(name, &mut resolve)?
+            };
+            self.next = if at + 1 == self.groups.len() {
+                0
+            } else {
+                at + 1
+            };
+            groups.push(at);
+        }
+        let mut counts = vec![0; self.groups.len()];
+        for &group in &groups {
+            counts[group] += 1;
+        }
+        for ((_, columns), count) in self.groups.iter_mut().zip(counts) {
+            columns.reserve(count);
+        }
+        for (&(_, step, timestamp, value), &group) in points.iter().zip(&groups) {
+            self.groups[group].1.push(step, timestamp, value);
+        }
+        Ok(())
+    }
+
+    /// The group of metric `name`, looked up through `resolve`; a new group
+    /// records its name, so that `names` stays aligned with `groups`.
+    #[cold]
+    fn group_of_name(
+        &mut self,
+        name: &'n str,
+        resolve: &mut impl FnMut(&str) -> Result<SeriesId>,
+    ) -> Result<usize> {
+        let (at, new) = self.group(resolve(name)?);
+        if new {
+            self.names.push(name);
+        }
+        debug_assert_eq!(self.names.len(), self.groups.len());
+        Ok(at)
     }
 
     fn into_ops(self, ops: &mut Vec<Op>) {
@@ -495,10 +565,7 @@ impl Db {
         self.write(|catalog, _| {
             let mut new = NewSeries::new(catalog);
             let mut grouped = Points::default();
-            for &(name, step, timestamp, value) in points {
-                let series = new.metric(self, run, name)?;
-                grouped.push(series, step, timestamp, value);
-            }
+            grouped.extend_named(points, |name| new.metric(self, run, name))?;
             let mut ops = new.ops;
             grouped.into_ops(&mut ops);
             Ok((ops, ()))

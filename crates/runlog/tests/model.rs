@@ -47,7 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
         3 => (0usize..2, 0usize..4).prop_map(|(e, n)| Op::CreateRun(e, n)),
         6 => (run.clone(), 0usize..4, value()).prop_map(|(r, m, v)| Op::Log(r, m, v)),
         4 => (run.clone(), 0usize..4, -3i64..12, value()).prop_map(|(r, m, s, v)| Op::LogAt(r, m, s, v)),
-        3 => (run.clone(), prop::collection::vec((0usize..4, -3i64..12, value()), 0..6)).prop_map(|(r, p)| Op::LogBatch(r, p)),
+        3 => (run.clone(), prop::collection::vec((0usize..4, -3i64..12, value()), 0..12)).prop_map(|(r, p)| Op::LogBatch(r, p)),
         2 => (run.clone(), 0usize..4, prop::collection::vec(value(), 0..5)).prop_map(|(r, m, v)| Op::LogList(r, m, v)),
         3 => (run.clone(), 0usize..2, prop::collection::btree_map(0usize..3, value(), 0..3))
             .prop_map(|(r, t, row)| Op::LogRow(r, t, row.into_iter().collect())),
@@ -256,7 +256,10 @@ proptest! {
                     expect_metric_write(&mut runs, r, &[m], &[(m, Some(s), v)], result)?;
                 }
                 Op::LogBatch(r, points) => {
-                    let batch: Vec<_> = points.iter().map(|&(m, s, v)| (METRICS[m], s, 1000 + s, v)).collect();
+                    // Names in fresh strings: the batch must match them by
+                    // content, not by address.
+                    let names: Vec<String> = points.iter().map(|&(m, ..)| METRICS[m].to_string()).collect();
+                    let batch: Vec<_> = points.iter().zip(&names).map(|(&(_, s, v), name)| (name.as_str(), s, 1000 + s, v)).collect();
                     let result = db.log_batch(RunId(r as u64), &batch);
                     let names: Vec<_> = points.iter().map(|p| p.0).collect();
                     let points: Vec<_> = points.iter().map(|&(m, s, v)| (m, Some(s), v)).collect();

@@ -242,3 +242,53 @@ fn a_read_only_handle_sees_new_data_after_refresh() {
     assert_eq!(reader.history(run, "x", ..).unwrap().len(), 3016);
     assert_eq!(reader.latest(run, "x").unwrap().value, 4.0);
 }
+
+#[test]
+fn batches_place_every_point_in_its_metric_whatever_the_order_of_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let run = db.create_run("exp", "wide").unwrap();
+    // 300 metrics (more than a batch scans linearly), each step naming
+    // them in a different order, in strings of their own.
+    let names: Vec<String> = (0..300).map(|i| format!("layer{i}/grad_norm")).collect();
+    for step in 0..4i64 {
+        let mut order: Vec<usize> = (0..names.len()).collect();
+        order.rotate_left(step as usize * 7);
+        if step % 2 == 1 {
+            order.reverse();
+        }
+        let owned: Vec<String> = order.iter().map(|&i| names[i].clone()).collect();
+        let batch: Vec<(&str, i64, i64, f64)> = order
+            .iter()
+            .zip(&owned)
+            .map(|(&i, name)| (name.as_str(), step, step, (i * 10) as f64 + step as f64))
+            .collect();
+        db.log_batch(run, &batch).unwrap();
+    }
+    // A batch that names one metric over and over, and others in between.
+    db.log_batch(
+        run,
+        &[
+            ("layer0/grad_norm", 4, 4, 0.5),
+            ("layer1/grad_norm", 4, 4, 10.5),
+            ("layer0/grad_norm", 5, 5, 0.25),
+            ("layer0/grad_norm", 6, 6, 0.125),
+            ("layer1/grad_norm", 5, 5, 10.25),
+        ],
+    )
+    .unwrap();
+    for (i, name) in names.iter().enumerate() {
+        let history = db.history(run, name, ..).unwrap();
+        let mut expected: Vec<f64> = (0..4).map(|s| (i * 10) as f64 + s as f64).collect();
+        match i {
+            0 => expected.extend([0.5, 0.25, 0.125]),
+            1 => expected.extend([10.5, 10.25]),
+            _ => {}
+        }
+        assert_eq!(history.values, expected, "{name}");
+        assert_eq!(
+            history.steps,
+            (0..expected.len() as i64).collect::<Vec<_>>()
+        );
+    }
+}
