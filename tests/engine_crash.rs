@@ -1,10 +1,10 @@
 //! A real crash test of the engine: a child process logs batches of 10
-//! metrics with a tiny memtable (so flushes and compactions run all the
-//! time) and reports each acknowledged step; the parent kills it with
-//! SIGKILL at a random moment, reopens the database and checks that every
-//! acknowledged step is there, each metric's history is an exact prefix
-//! with no duplicates, and the statistics equal ones recomputed from the
-//! history.
+//! metrics with a tiny memtable and small chunks (so flushes, compactions
+//! and sealing run all the time) and reports each acknowledged step; the
+//! parent kills it with SIGKILL at a random moment, reopens the database
+//! and checks that every acknowledged step is there, each metric's history
+//! is an exact prefix with no duplicates, and the statistics equal ones
+//! recomputed from the history.
 //!
 //! `RUNLOG_CRASH_ITERATIONS=2000 cargo test --release -p runlog-tests --test engine_crash`
 //! runs the long mode.

@@ -1,12 +1,13 @@
 //! Logs batches of 10 metrics, one step at a time, into a runlog database
 //! until killed, printing `acked N` once step N is durable. A small memtable
-//! makes flushes and compactions happen all the time, so kills land in them.
+//! and small chunks make flushes, compactions and sealing happen all the
+//! time, so kills land in them.
 //!
 //! Usage: `engine-crash-child DIR`
 
 use std::io::Write;
 
-use runlog::{Db, Durability, Error};
+use runlog::{Db, Durability, Error, SegmentOptions};
 use runlog_tests::{ENGINE_METRICS, engine_timestamp, engine_value};
 
 fn main() {
@@ -16,6 +17,10 @@ fn main() {
     let db = Db::builder(&dir)
         .durability(Durability::Sync)
         .memtable_bytes(64 << 10)
+        .segment_options(SegmentOptions {
+            chunk_points: 64,
+            ..SegmentOptions::default()
+        })
         .open()
         .unwrap_or_else(|e| panic!("open: {e}"));
     let run = match db.create_run("crash", "run") {

@@ -2,10 +2,16 @@
 //! bytes of a chunk depend only on its points and the pco level, so the
 //! thread count never changes a file.
 
+use std::ops::RangeBounds;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::codec::PcoLevel;
-use crate::format::chunk;
+use crate::columns::Columns;
+use crate::error::{Error, InputProblem, Result};
+use crate::format::MAX_CHUNK_POINTS;
+use crate::format::chunk::{self, ChunkError};
+use crate::format::footer::ChunkMeta;
+use crate::reader::read_chunk_steps;
 use crate::stats::Stats;
 
 /// The points of one chunk, borrowed from the caller.
@@ -16,19 +22,54 @@ pub(crate) struct ChunkPoints<'a> {
     pub values: &'a [f64],
 }
 
-/// A chunk's bytes (its three columns) and what its index entry needs.
+/// A chunk encoded in memory: its three columns and what its index entry
+/// needs. It decodes on its own, and [`SegmentWriter::append_encoded`]
+/// writes it into a segment as it is.
+///
+/// [`SegmentWriter::append_encoded`]: crate::SegmentWriter::append_encoded
 #[derive(Debug)]
-pub(crate) struct EncodedChunk {
-    pub bytes: Vec<u8>,
-    pub step_len: u32,
-    pub timestamp_len: u32,
-    pub stats: Stats,
+pub struct EncodedChunk {
+    bytes: Vec<u8>,
+    crc: u32,
+    step_len: u32,
+    timestamp_len: u32,
+    stats: Stats,
 }
 
+/// What a decode error of an in-memory chunk names as its file.
+const IN_MEMORY: &str = "<chunk in memory>";
+
 impl EncodedChunk {
-    /// Encodes `points` (at least one) into `bytes`, which is cleared first
-    /// so its allocation can be reused.
-    pub(crate) fn encode(points: ChunkPoints<'_>, level: PcoLevel, mut bytes: Vec<u8>) -> Self {
+    /// Encodes the points given as columns: 1 to [`MAX_CHUNK_POINTS`]
+    /// points, steps not decreasing, with pco at `level`. The bytes are
+    /// those a segment writer would write for the same points.
+    pub fn encode(
+        steps: &[i64],
+        timestamps: &[i64],
+        values: &[f64],
+        level: PcoLevel,
+    ) -> Result<EncodedChunk, InputProblem> {
+        crate::writer::check_points(None, steps, timestamps, values)?;
+        if steps.is_empty() || steps.len() > MAX_CHUNK_POINTS {
+            return Err(InputProblem::ChunkSize {
+                points: steps.len(),
+            });
+        }
+        let points = ChunkPoints {
+            steps,
+            timestamps,
+            values,
+        };
+        Ok(EncodedChunk::from_points(points, level, Vec::new()))
+    }
+
+    /// Encodes `points` (checked by the caller: at least one, sorted) into
+    /// `bytes`, which is cleared first so its allocation can be reused.
+    pub(crate) fn from_points(
+        points: ChunkPoints<'_>,
+        level: PcoLevel,
+        mut bytes: Vec<u8>,
+    ) -> Self {
         bytes.clear();
         let (step_len, timestamp_len) = chunk::encode(
             points.steps,
@@ -38,12 +79,81 @@ impl EncodedChunk {
             &mut bytes,
         );
         EncodedChunk {
+            crc: crc32fast::hash(&bytes),
             bytes,
             step_len,
             timestamp_len,
             stats: Stats::of(points.steps, points.timestamps, points.values)
                 .expect("a chunk holds points"),
         }
+    }
+
+    /// Statistics of its points.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Number of points.
+    pub fn len(&self) -> usize {
+        self.stats.count as usize
+    }
+
+    /// Whether it holds no points (never: a chunk holds at least one).
+    pub fn is_empty(&self) -> bool {
+        self.stats.count == 0
+    }
+
+    /// Its size in bytes.
+    pub fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Its bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Its bytes, for reuse as an encoding buffer.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+
+    /// Its index entry, placed at `offset`.
+    pub(crate) fn meta(&self, offset: u64) -> ChunkMeta {
+        ChunkMeta {
+            offset,
+            len: self.bytes.len() as u32,
+            crc: self.crc,
+            step_len: self.step_len,
+            timestamp_len: self.timestamp_len,
+            stats: self.stats,
+        }
+    }
+
+    /// Appends its points whose step lies in `steps` to `out`, decoding it
+    /// only if some do (see [`EncodedChunk::decode_into`]).
+    pub fn read_steps_into(&self, steps: &impl RangeBounds<i64>, out: &mut Columns) -> Result<()> {
+        let mut partial = Columns::default();
+        read_chunk_steps(&self.stats, steps, out, &mut partial, |into| {
+            self.decode_into(into)
+        })
+    }
+
+    /// Checks it (CRC, columns, statistics) and appends its points to
+    /// `out` (left unchanged on error).
+    pub fn decode_into(&self, out: &mut Columns) -> Result<()> {
+        chunk::decode(&self.bytes, &self.meta(0), out).map_err(|e| match e {
+            ChunkError::Corrupt(offset, kind) => Error::Corrupt {
+                file: IN_MEMORY.into(),
+                offset,
+                kind,
+            },
+            ChunkError::UnknownCodec(offset, tag) => Error::UnknownCodec {
+                file: IN_MEMORY.into(),
+                offset,
+                tag,
+            },
+        })
     }
 }
 
@@ -63,7 +173,7 @@ pub(crate) fn encode_all(
     if threads <= 1 || points < PARALLEL_MIN_POINTS {
         return chunks
             .iter()
-            .map(|&c| EncodedChunk::encode(c, level, Vec::new()))
+            .map(|&c| EncodedChunk::from_points(c, level, Vec::new()))
             .collect();
     }
     // Each worker takes the next chunk not yet taken, so one large chunk
@@ -76,7 +186,7 @@ pub(crate) fn encode_all(
             let Some(&chunk) = chunks.get(index) else {
                 return done;
             };
-            done.push((index, EncodedChunk::encode(chunk, level, Vec::new())));
+            done.push((index, EncodedChunk::from_points(chunk, level, Vec::new())));
         }
     };
     let mut slots: Vec<Option<EncodedChunk>> = (0..chunks.len()).map(|_| None).collect();

@@ -113,6 +113,11 @@ pub enum InputProblem {
     /// A chunk to copy does not match its index entry: length, column
     /// lengths, point count or CRC.
     ChunkMismatch,
+    /// A chunk holds 1 to `MAX_CHUNK_POINTS` points.
+    ChunkSize {
+        /// The points given.
+        points: usize,
+    },
 }
 
 impl fmt::Display for InputProblem {
@@ -139,6 +144,11 @@ impl fmt::Display for InputProblem {
                 "steps must not decrease: step {step} at index {index} follows step {previous}"
             ),
             InputProblem::TooManyChunks => write!(f, "more than 2^32 - 1 chunks in one segment"),
+            InputProblem::ChunkSize { points } => write!(
+                f,
+                "a chunk holds 1 to {} points, not {points}",
+                crate::MAX_CHUNK_POINTS
+            ),
             InputProblem::ChunkMismatch => write!(
                 f,
                 "the chunk's bytes do not match its index entry (length, columns, count or CRC)"

@@ -19,6 +19,7 @@ mod stats;
 mod writer;
 
 pub use columns::Columns;
+pub use encode::EncodedChunk;
 pub use error::{Corruption, Error, InputProblem, Result};
 pub use format::footer::{ChunkMeta, SeriesMeta};
 pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS, OLDEST_READABLE_VERSION};

@@ -227,18 +227,37 @@ impl SegmentReader {
         out.reserve(at_most as usize);
         let mut partial = Columns::default();
         for chunk in chunks.iter().filter(meeting) {
-            let (first, last) = (chunk.stats.first_step, chunk.stats.last_step);
-            if steps.contains(&first) && steps.contains(&last) {
-                self.read_chunk(chunk, out)?;
-            } else {
-                partial.clear();
-                self.read_chunk(chunk, &mut partial)?;
-                let range = partial.step_range(&steps);
-                out.extend_from(&partial, range);
-            }
+            read_chunk_steps(&chunk.stats, &steps, out, &mut partial, |into| {
+                self.read_chunk(chunk, into)
+            })?;
         }
         Ok(true)
     }
+}
+
+/// Appends the points of a chunk (with statistics `stats`) whose step lies
+/// in `steps` to `out`: `decode` writes straight into `out` when the whole
+/// chunk lies inside, into `partial` when only part of it does, and is not
+/// called when none does.
+pub(crate) fn read_chunk_steps(
+    stats: &Stats,
+    steps: &impl RangeBounds<i64>,
+    out: &mut Columns,
+    partial: &mut Columns,
+    decode: impl FnOnce(&mut Columns) -> Result<()>,
+) -> Result<()> {
+    let (first, last) = (stats.first_step, stats.last_step);
+    if !overlaps(steps, first, last) {
+        return Ok(());
+    }
+    if steps.contains(&first) && steps.contains(&last) {
+        return decode(out);
+    }
+    partial.clear();
+    decode(partial)?;
+    let range = partial.step_range(steps);
+    out.extend_from(partial, range);
+    Ok(())
 }
 
 /// Whether `range` meets `first..=last`.

@@ -313,8 +313,7 @@ impl SegmentWriter {
                     self.series.push((id, self.chunks.len()..self.chunks.len()));
                 }
                 self.points += points.steps.len() as u64;
-                let crc = crc32fast::hash(&chunk.bytes);
-                self.write_chunk_bytes(&chunk.bytes, crc, &chunk)?;
+                self.write_encoded(&chunk)?;
             }
         }
         Ok(())
@@ -356,13 +355,13 @@ impl SegmentWriter {
         self.check_room(2, 1).map_err(invalid)?;
         self.start_points(id, chunk.stats.last_step, chunk.stats.count as usize)?;
         self.flush_pending()?;
-        let encoded = EncodedChunk {
-            bytes: Vec::new(),
-            step_len: chunk.step_len,
-            timestamp_len: chunk.timestamp_len,
-            stats: chunk.stats,
-        };
-        self.write_chunk_bytes(bytes, chunk.crc, &encoded)
+        self.write_chunk_bytes(bytes, *chunk)
+    }
+
+    /// Appends a chunk encoded in memory ([`EncodedChunk::encode`]) to
+    /// series `id` as it is, like [`SegmentWriter::copy_chunk`].
+    pub fn append_encoded(&mut self, id: SeriesId, chunk: &EncodedChunk) -> Result<()> {
+        self.copy_chunk(id, &chunk.meta(0), chunk.bytes())
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<()> {
@@ -388,27 +387,26 @@ impl SegmentWriter {
             timestamps,
             values,
         };
-        let chunk = EncodedChunk::encode(
+        let chunk = EncodedChunk::from_points(
             points,
             self.options.pco_level,
             std::mem::take(&mut self.scratch),
         );
-        let crc = crc32fast::hash(&chunk.bytes);
-        let written = self.write_chunk_bytes(&chunk.bytes, crc, &chunk);
-        self.scratch = chunk.bytes;
+        let written = self.write_encoded(&chunk);
+        self.scratch = chunk.into_bytes();
         written
     }
 
-    /// Writes a chunk's `bytes` (with CRC `crc`) as the next chunk of the
-    /// last series in the index; `chunk` gives the rest of its entry.
-    fn write_chunk_bytes(&mut self, bytes: &[u8], crc: u32, chunk: &EncodedChunk) -> Result<()> {
+    fn write_encoded(&mut self, chunk: &EncodedChunk) -> Result<()> {
+        self.write_chunk_bytes(chunk.bytes(), chunk.meta(0))
+    }
+
+    /// Writes a chunk's `bytes` as the next chunk of the last series in the
+    /// index, with `meta` as its entry (its offset set here).
+    fn write_chunk_bytes(&mut self, bytes: &[u8], meta: ChunkMeta) -> Result<()> {
         let meta = ChunkMeta {
             offset: self.written,
-            len: bytes.len() as u32,
-            crc,
-            step_len: chunk.step_len,
-            timestamp_len: chunk.timestamp_len,
-            stats: chunk.stats,
+            ..meta
         };
         self.write(bytes)?;
         self.chunks.push(meta);
@@ -481,7 +479,7 @@ impl Drop for SegmentWriter {
 
 /// Whether `steps`, `timestamps` and `values` are columns of equal length
 /// with steps that do not decrease, starting at or after `after`.
-fn check_points(
+pub(crate) fn check_points(
     after: Option<i64>,
     steps: &[i64],
     timestamps: &[i64],

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use runlog_segment::{Columns, SegmentOptions, SegmentReader, SegmentWriter, SeriesId};
+use runlog_segment::{
+    Columns, EncodedChunk, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
+};
 
 /// A value of any kind, weighted towards the awkward ones.
 fn value() -> impl Strategy<Value = f64> {
@@ -211,7 +213,54 @@ proptest! {
         }
         writer.finish().unwrap();
         prop_assert_eq!(std::fs::read(&copied).unwrap(), std::fs::read(&appended).unwrap());
+
+        let encoded = dir.path().join("encoded.seg");
+        let mut writer = SegmentWriter::create(&encoded, options).unwrap();
+        for (&id, points) in &data {
+            for start in (0..points.len()).step_by(chunk_points) {
+                let end = (start + chunk_points).min(points.len());
+                let chunk = EncodedChunk::encode(
+                    &points.steps[start..end],
+                    &points.timestamps[start..end],
+                    &points.values[start..end],
+                    options.pco_level,
+                ).unwrap();
+                let mut back = Columns::default();
+                chunk.decode_into(&mut back).unwrap();
+                let mut expected = Columns::default();
+                expected.extend_from(points, start..end);
+                prop_assert_eq!(&back, &expected);
+                prop_assert_eq!(chunk.len(), end - start);
+                writer.append_encoded(id, &chunk).unwrap();
+            }
+        }
+        writer.finish().unwrap();
+        prop_assert_eq!(std::fs::read(&encoded).unwrap(), std::fs::read(&appended).unwrap());
     }
+}
+
+#[test]
+fn chunks_encoded_in_memory_refuse_what_a_chunk_cannot_hold() {
+    use runlog_segment::InputProblem;
+    assert_eq!(
+        EncodedChunk::encode(&[], &[], &[], 6).unwrap_err(),
+        InputProblem::ChunkSize { points: 0 }
+    );
+    assert!(matches!(
+        EncodedChunk::encode(&[2, 1], &[0, 0], &[0.0, 0.0], 6),
+        Err(InputProblem::StepsNotSorted { index: 1, .. })
+    ));
+    assert!(matches!(
+        EncodedChunk::encode(&[1], &[0, 0], &[0.0], 6),
+        Err(InputProblem::LengthMismatch { .. })
+    ));
+    let chunk = EncodedChunk::encode(&[1, 5], &[10, 50], &[0.5, f64::NAN], 6).unwrap();
+    assert_eq!((chunk.stats().first_step, chunk.stats().last_step), (1, 5));
+    let mut out = Columns::default();
+    chunk.read_steps_into(&(2..), &mut out).unwrap();
+    assert_eq!(out.steps, [5]);
+    chunk.read_steps_into(&(6..), &mut out).unwrap();
+    assert_eq!(out.len(), 1, "a range past the chunk reads nothing");
 }
 
 #[test]

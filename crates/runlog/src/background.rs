@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use runlog_segment::{ChunkMeta, Columns, SegmentWriter, SeriesId};
+use runlog_segment::{ChunkMeta, Columns, EncodedChunk, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
 use crate::db::{Shared, manifest_of};
@@ -37,7 +37,7 @@ type Job = fn(&Shared) -> Result<bool>;
 /// Starts the flusher and compactor threads.
 pub(crate) fn start(shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>> {
     let jobs: [(&str, Job); 2] = [
-        ("runlog-flusher", flush_one),
+        ("runlog-flusher", flush_or_seal),
         ("runlog-compactor", compact_tail),
     ];
     jobs.into_iter()
@@ -74,6 +74,38 @@ fn run(shared: &Shared, job: Job) {
             }
         }
     }
+}
+
+/// The flusher's work: flush the oldest frozen memtable or, if none waits,
+/// seal a chunk of the active one; returns whether there was any.
+fn flush_or_seal(shared: &Shared) -> Result<bool> {
+    Ok(flush_one(shared)? || seal_one(shared)?)
+}
+
+/// Encodes the first chunk's worth of open points of a series in the
+/// active memtable, if one has them, and seals it there; returns whether it
+/// found one. The writer goes on while the chunk is encoded: the points are
+/// copied out under the lock, and the chunk is dropped if the memtable was
+/// replaced or the series' points moved meanwhile.
+pub(crate) fn seal_one(shared: &Shared) -> Result<bool> {
+    let Some(job) = shared.state.write().active.take_seal_job() else {
+        return Ok(false);
+    };
+    let points = &job.points;
+    let chunk = EncodedChunk::encode(
+        &points.steps,
+        &points.timestamps,
+        &points.values,
+        shared.options.segment.pco_level,
+    )
+    .map_err(|problem| {
+        Error::Segment(runlog_segment::Error::InvalidPoints {
+            series: job.series(),
+            problem,
+        })
+    })?;
+    shared.state.write().active.seal(job, chunk);
+    Ok(true)
 }
 
 /// Flushes the oldest frozen memtable, if any; returns whether it did.
@@ -131,7 +163,22 @@ fn write_memtable(
     }
     let path = segment_path(&shared.dir, file_no);
     let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
-    writer.append_all(&live)?;
+    // Series without sealed chunks go to the writer together, to be
+    // encoded on every core; a series' sealed chunks are written as they
+    // are, in between.
+    let mut open: Vec<(SeriesId, &Columns)> = Vec::new();
+    for (id, points) in live {
+        let (sealed, points) = points.parts();
+        if !sealed.is_empty() {
+            writer.append_all(&open)?;
+            open.clear();
+            for chunk in sealed {
+                writer.append_encoded(id, chunk)?;
+            }
+        }
+        open.push((id, points));
+    }
+    writer.append_all(&open)?;
     writer.finish()?;
     let entry = SegmentEntry { file_no, level: 0 };
     Ok(Some(Arc::new(SegmentHandle::open(&shared.dir, entry)?)))

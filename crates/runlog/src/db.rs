@@ -60,6 +60,19 @@ pub(crate) struct State {
     pub next_segment: u64,
 }
 
+/// What the memtables hold at one instant ([`Db::memtable_usage`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MemtableUsage {
+    /// Points in memory, not yet in a segment (active and frozen).
+    pub points: u64,
+    /// Memory they take, as counted against the memtable budget.
+    pub bytes: u64,
+    /// Full chunks of those points already encoded in the background.
+    pub sealed_chunks: u64,
+    /// Memtables frozen and waiting to be flushed.
+    pub frozen: usize,
+}
+
 /// Signals to the background threads.
 #[derive(Debug, Default)]
 pub(crate) struct Signals {
@@ -187,7 +200,7 @@ impl DbBuilder {
         remove_orphans(&dir, &manifest)?;
         let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
         let (mut catalog, segments) = open_segments(&dir, manifest, &HashMap::new())?;
-        let mut memtable = Memtable::after(flushed_lsn);
+        let mut memtable = Memtable::after(flushed_lsn, self.segment.chunk_points);
         let mut replay_error = None;
         let wal = Wal::builder(dir.join("wal"))
             .durability(match self.durability {
@@ -374,7 +387,8 @@ fn try_load_read_only(
     let manifest = Manifest::read(dir)?.unwrap_or_default();
     let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
     let (mut catalog, segments) = open_segments(dir, manifest, open)?;
-    let mut memtable = Memtable::after(flushed_lsn);
+    // Nothing seals a read-only handle's memtable.
+    let mut memtable = Memtable::after(flushed_lsn, 0);
     let wal_dir = dir.join("wal");
     if wal_dir.exists() {
         let storage: Arc<dyn runlog_wal::Storage> = Arc::new(runlog_wal::FsStorage);
@@ -521,7 +535,7 @@ impl Db {
     }
 
     pub(crate) fn freeze_if_full(&self) {
-        let full = self.shared.state.read().active.bytes() >= self.freeze_at();
+        let full = self.memtable_full(&self.shared.state.read().active);
         if full && self.shared.wal.is_some() {
             let _writer = self.shared.write.lock();
             freeze(&mut self.shared.state.write());
@@ -546,6 +560,27 @@ impl Db {
             // A panicked background thread has already poisoned the database.
             let _ = thread.join();
         }
+    }
+
+    /// What the memtables hold now: points, memory, sealed chunks. Sealing
+    /// encodes a series' full chunks while its run goes on writing; it
+    /// happens on the flusher thread, so a handle without background
+    /// threads, or a read-only one, never seals.
+    pub fn memtable_usage(&self) -> MemtableUsage {
+        let state = self.shared.state.read();
+        let memtables = std::iter::once(&state.active).chain(state.frozen.iter().map(|m| &**m));
+        memtables.fold(
+            MemtableUsage {
+                frozen: state.frozen.len(),
+                ..MemtableUsage::default()
+            },
+            |usage, m| MemtableUsage {
+                points: usage.points + m.points() as u64,
+                bytes: usage.bytes + m.bytes() as u64,
+                sealed_chunks: usage.sealed_chunks + m.sealed_chunks() as u64,
+                ..usage
+            },
+        )
     }
 
     /// Segment files, oldest first, with their levels and sizes: for
@@ -578,8 +613,8 @@ pub(crate) fn freeze(state: &mut State) {
     if state.active.is_empty() {
         return;
     }
-    let last_lsn = state.active.last_lsn;
-    let full = std::mem::replace(&mut state.active, Memtable::after(last_lsn));
+    let next = state.active.successor();
+    let full = std::mem::replace(&mut state.active, next);
     state.frozen.push(Arc::new(full));
 }
 

@@ -45,7 +45,7 @@ mod write;
 
 pub use background::COMPACTION_FANIN;
 pub use catalog::{RunId, RunInfo, RunStatus};
-pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder};
+pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder, MemtableUsage};
 pub use error::{Error, Result};
 pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};

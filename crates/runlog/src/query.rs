@@ -10,7 +10,7 @@ use runlog_segment::{Columns, SeriesId, Stats};
 
 use crate::catalog::{RunInfo, RunStatus};
 use crate::db::Db;
-use crate::memtable::Memtable;
+use crate::memtable::{Memtable, SeriesPoints};
 use crate::segments::{SegmentHandle, append_sorted, follows};
 use crate::{Error, Result, RunId};
 
@@ -90,7 +90,7 @@ pub struct Bucket {
 struct Sources {
     segments: Arc<Vec<Arc<SegmentHandle>>>,
     frozen: Vec<Arc<Memtable>>,
-    active: Columns,
+    active: Option<SeriesPoints>,
     count: u64,
 }
 
@@ -155,10 +155,7 @@ impl Db {
 
     fn sources(&self, series: SeriesId, steps: &impl RangeBounds<i64>) -> Sources {
         let state = self.shared.state.read();
-        let mut active = Columns::default();
-        if let Some(points) = state.active.get(series) {
-            active.extend_from(points, points.step_range(steps));
-        }
+        let active = state.active.get(series).map(|p| p.snapshot(steps));
         Sources {
             segments: Arc::clone(&state.segments),
             frozen: state.frozen.clone(),
@@ -207,14 +204,12 @@ impl Db {
                 append_part(&mut history, start, &scratch);
             }
         }
-        for memtable in &frozen {
-            if let Some(points) = memtable.get(series) {
-                scratch.clear();
-                scratch.extend_from(points, points.step_range(&steps));
-                append_part(&mut history, start, &scratch);
-            }
+        let memtables = frozen.iter().filter_map(|m| m.get(series));
+        for points in memtables.chain(active.as_ref()) {
+            scratch.clear();
+            points.read_into(&steps, &mut scratch)?;
+            append_part(&mut history, start, &scratch);
         }
-        append_part(&mut history, start, &active);
         *out = history;
         Ok(())
     }

@@ -11,6 +11,7 @@ use runlog_wal::Durability;
 use crate::catalog::{Catalog, RunEntry, RunStatus, SeriesName};
 use crate::db::{Db, freeze};
 use crate::limits::{check_count, check_name, check_value};
+use crate::memtable::{Memtable, POINT_BYTES};
 use crate::ops::{Op, Record};
 use crate::{Error, Result, RunId};
 
@@ -286,7 +287,7 @@ impl Db {
     /// record, applies them, and (under `Sync`) waits for durability.
     fn write<T>(&self, build: impl FnOnce(&Catalog, i64) -> Result<(Vec<Op>, T)>) -> Result<T> {
         let wal = self.shared.check_writable()?;
-        let (result, full) = {
+        let (result, wake_flusher) = {
             let _writer = self.shared.write.lock();
             self.wait_for_memtable_room()?;
             let now = now_ms();
@@ -298,15 +299,20 @@ impl Db {
             let lsn = wal.append(&record.encode())?;
             let mut state = self.shared.state.write();
             let state = &mut *state;
+            let waiting_to_seal = state.active.waiting_to_seal();
             record.apply(&mut state.catalog, &mut state.active);
             state.active.last_lsn = lsn.0;
-            let full = state.active.bytes() >= self.freeze_at() && state.frozen.is_empty();
+            let full = self.memtable_full(&state.active) && state.frozen.is_empty();
             if full {
                 freeze(state);
             }
-            (result, full)
+            // The flusher seals chunks between flushes: wake it for either.
+            (
+                result,
+                full || state.active.waiting_to_seal() > waiting_to_seal,
+            )
         };
-        if full {
+        if wake_flusher {
             self.shared.notify(false);
         }
         if self.shared.options.durability == Durability::Sync {
@@ -315,10 +321,15 @@ impl Db {
         Ok(result)
     }
 
-    /// The active memtable freezes at half the memtable budget, so that it
-    /// and the one being flushed stay within the budget together.
-    pub(crate) fn freeze_at(&self) -> usize {
-        self.shared.options.memtable_bytes / 2
+    /// Whether `memtable` is full: its memory reached half the memtable
+    /// budget (so that it and the one being flushed stay within the budget
+    /// together), or its points would take twice the budget unencoded. The
+    /// second bound keeps the WAL that a crash makes replay in proportion
+    /// to the budget, now that sealed chunks hold many points in little
+    /// memory.
+    pub(crate) fn memtable_full(&self, memtable: &Memtable) -> bool {
+        let half = self.shared.options.memtable_bytes / 2;
+        memtable.bytes() >= half || memtable.points().saturating_mul(POINT_BYTES) >= 4 * half
     }
 
     /// Backpressure: while the active memtable is full and the previous one
@@ -328,12 +339,12 @@ impl Db {
     fn wait_for_memtable_room(&self) -> Result<()> {
         loop {
             // The usual case needs only a shared look.
-            if self.shared.state.read().active.bytes() < self.freeze_at() {
+            if !self.memtable_full(&self.shared.state.read().active) {
                 return Ok(());
             }
             {
                 let mut state = self.shared.state.write();
-                if state.active.bytes() < self.freeze_at() {
+                if !self.memtable_full(&state.active) {
                     return Ok(());
                 }
                 if state.frozen.is_empty() {
