@@ -8,12 +8,19 @@
 //! SQLite: table `(run, metric, step, ts, value)` with an index on
 //! `(run, metric, step)`, WAL journal mode, `synchronous = NORMAL`, inserts
 //! in transactions of 1,000 rows through one prepared statement. runlog:
-//! `log_batch` per 100 steps (about 800 points), `Durability::Group`. Both end ingest with a sync to
-//! disk (SQLite: a `wal_checkpoint(FULL)` after the last commit; runlog:
-//! `flush` and `close`), so the figures compare data at rest on disk.
+//! `log_batch` per 100 steps (about 800 points), `Durability::Group`. Both
+//! end ingest with a sync to disk (SQLite: a `wal_checkpoint(FULL)` after
+//! the last commit; runlog: `flush` and `close`), so the figures compare
+//! data at rest on disk.
+//!
+//! Each store ingests the workload [`INGEST_RUNS`] times, into a fresh
+//! directory each time, and the fastest run counts (the first run in a
+//! process also pays for faulting in fresh memory). Reads are timed in
+//! samples that repeat the read for about [`SAMPLE`]; the fastest sample
+//! counts.
 
 use std::hint::black_box;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use runlog::{Db, Durability, RunFilter, RunId};
@@ -64,20 +71,56 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// The best of `repeats` timings of `f`.
-fn best(repeats: usize, mut f: impl FnMut()) -> Duration {
-    (0..repeats)
+/// Times each store ingests the workload; the fastest counts.
+const INGEST_RUNS: usize = 3;
+
+/// How long one timing sample of a read lasts, at least one call.
+const SAMPLE: Duration = Duration::from_millis(20);
+
+/// Timing samples per read; the fastest counts.
+const SAMPLES: usize = 3;
+
+/// The time one call of `f` takes: the best of [`SAMPLES`] samples, each
+/// calling `f` often enough to last about [`SAMPLE`].
+fn per_call(mut f: impl FnMut()) -> Duration {
+    let start = Instant::now();
+    f();
+    let once = start.elapsed().max(Duration::from_nanos(1));
+    let calls = (SAMPLE.as_nanos() / once.as_nanos()).clamp(1, 1_000_000) as u32;
+    (0..SAMPLES)
         .map(|_| {
             let start = Instant::now();
-            f();
-            start.elapsed()
+            for _ in 0..calls {
+                f();
+            }
+            start.elapsed() / calls
         })
         .min()
-        .expect("at least one repeat")
+        .expect("at least one sample")
 }
 
-fn runlog_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
-    let total: usize = runs.iter().map(|r| r.2.len()).sum();
+/// The fastest of `runs` ingests by `ingest`, each into a fresh directory
+/// under `dir`, and the directory of the last one.
+fn fastest_ingest(
+    dir: &Path,
+    runs: usize,
+    mut ingest: impl FnMut(&Path) -> Duration,
+) -> (Duration, PathBuf) {
+    let mut fastest = Duration::MAX;
+    let mut last = dir.to_path_buf();
+    for run in 0..runs {
+        if run > 0 {
+            std::fs::remove_dir_all(&last).expect("remove the previous run's store");
+        }
+        last = dir.join(format!("run-{run}"));
+        std::fs::create_dir_all(&last).expect("store directory");
+        fastest = fastest.min(ingest(&last));
+    }
+    (fastest, last)
+}
+
+/// Loads `runs` into a new runlog database in `dir`, through close.
+fn runlog_ingest(dir: &Path, runs: &[LoadedRun]) -> Duration {
     let start = Instant::now();
     let db = Db::builder(dir)
         .durability(Durability::Group {
@@ -98,26 +141,31 @@ fn runlog_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
     }
     db.flush().expect("flush");
     db.close().expect("close");
-    let ingest = start.elapsed();
-    let bytes = dir_bytes(dir);
-    let db = Db::open(dir).expect("open");
+    start.elapsed()
+}
+
+fn runlog_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures {
+    let total: usize = runs.iter().map(|r| r.2.len()).sum();
+    let (ingest, dir) = fastest_ingest(dir, ingest_runs, |dir| runlog_ingest(dir, runs));
+    let bytes = dir_bytes(&dir);
+    let db = Db::open(&dir).expect("open");
     let first = RunId(0);
     let history_len = db.history(first, "loss", ..).expect("history").len();
-    let history = best(5, || {
+    let history = per_call(|| {
         black_box(db.history(first, "loss", ..).expect("history"));
     });
-    let latest = best(50, || {
+    let latest = per_call(|| {
         for metric in METRICS {
             black_box(db.latest(first, metric).expect("latest"));
         }
     });
-    let list = best(5, || {
+    let list = per_call(|| {
         black_box(db.runs(&RunFilter::default()));
     });
     let compaction_start = Instant::now();
     db.compact().expect("compact");
     let compaction = compaction_start.elapsed();
-    let compacted = best(5, || {
+    let compacted = per_call(|| {
         black_box(db.history(first, "loss", ..).expect("history"));
     });
     Figures {
@@ -131,11 +179,10 @@ fn runlog_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
     }
 }
 
-fn sqlite_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
-    let total: usize = runs.iter().map(|r| r.2.len()).sum();
-    let path = dir.join("metrics.db");
+/// Loads `runs` into a new SQLite database in `dir`, through a checkpoint.
+fn sqlite_ingest(dir: &Path, runs: &[LoadedRun]) -> Duration {
     let start = Instant::now();
-    let mut conn = rusqlite::Connection::open(&path).expect("open");
+    let mut conn = rusqlite::Connection::open(dir.join("metrics.db")).expect("open");
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;
          CREATE TABLE points (run TEXT NOT NULL, metric TEXT NOT NULL, step INTEGER NOT NULL,
@@ -170,9 +217,14 @@ fn sqlite_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
     conn.execute_batch("PRAGMA wal_checkpoint(FULL);")
         .expect("checkpoint");
     drop(conn);
-    let ingest = start.elapsed();
-    let bytes = dir_bytes(dir);
-    let conn = rusqlite::Connection::open(&path).expect("open");
+    start.elapsed()
+}
+
+fn sqlite_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures {
+    let total: usize = runs.iter().map(|r| r.2.len()).sum();
+    let (ingest, dir) = fastest_ingest(dir, ingest_runs, |dir| sqlite_ingest(dir, runs));
+    let bytes = dir_bytes(&dir);
+    let conn = rusqlite::Connection::open(dir.join("metrics.db")).expect("open");
     let first = runs[0].1.as_str();
     let read_history = || {
         let mut statement = conn
@@ -190,10 +242,10 @@ fn sqlite_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
         rows.map(|r| r.expect("row")).collect::<Vec<_>>()
     };
     let history_len = read_history().len();
-    let history = best(5, || {
+    let history = per_call(|| {
         black_box(read_history());
     });
-    let latest = best(50, || {
+    let latest = per_call(|| {
         let mut statement = conn
             .prepare_cached(
                 "SELECT value FROM points WHERE run = ?1 AND metric = ?2 ORDER BY step DESC, rowid DESC LIMIT 1",
@@ -206,7 +258,7 @@ fn sqlite_figures(dir: &Path, runs: &[LoadedRun]) -> Figures {
             black_box(value);
         }
     });
-    let list = best(3, || {
+    let list = per_call(|| {
         let mut statement = conn
             .prepare_cached(
                 "SELECT p.run, p.metric, COUNT(*), MIN(p.value), MAX(p.value),
@@ -312,14 +364,14 @@ fn fmt(v: f64) -> String {
 fn ceilings(dir: &Path, bytes: usize, points: usize) -> (f64, f64) {
     use std::io::Write;
     let data = vec![0x5Au8; bytes.max(1)];
-    let write = best(3, || {
+    let write = per_call(|| {
         let mut file = std::fs::File::create(dir.join("raw")).expect("create");
         file.write_all(&data).expect("write");
         file.sync_data().expect("fsync");
     });
     let decoded = vec![1u8; points * 24];
     let mut copy = vec![0u8; points * 24];
-    let memcpy = best(5, || {
+    let memcpy = per_call(|| {
         copy.copy_from_slice(&decoded);
         black_box(&copy);
     });
@@ -331,10 +383,10 @@ fn ceilings(dir: &Path, bytes: usize, points: usize) -> (f64, f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (single_steps, many_runs, many_steps) = if quick {
-        (2_000, 20, 100)
+    let (single_steps, many_runs, many_steps, ingest_runs) = if quick {
+        (2_000, 20, 100, 1)
     } else {
-        (100_000, 1_000, 1_000)
+        (100_000, 1_000, 1_000, INGEST_RUNS)
     };
     println!(
         "## runlog vs SQLite, one run of `compare`{}",
@@ -342,6 +394,10 @@ fn main() {
     );
     println!(
         "\nDurability: both stores fsync at the end of ingest (runlog `Group` + flush + close; SQLite WAL mode, synchronous=NORMAL, checkpoint FULL)."
+    );
+    println!(
+        "Timing: each store ingests {ingest_runs} time(s) into a fresh directory, the fastest counts; each read is repeated for {} ms per sample, the fastest of {SAMPLES} samples counts.",
+        SAMPLE.as_millis()
     );
     let workloads = [
         (
@@ -359,8 +415,8 @@ fn main() {
         let total: usize = runs.iter().map(|r| r.2.len()).sum();
         let a = tempfile::tempdir().expect("dir");
         let b = tempfile::tempdir().expect("dir");
-        let runlog = runlog_figures(a.path(), &runs);
-        let sqlite = sqlite_figures(b.path(), &runs);
+        let runlog = runlog_figures(a.path(), &runs, ingest_runs);
+        let sqlite = sqlite_figures(b.path(), &runs, ingest_runs);
         print_table(&title, total, &runlog, &sqlite);
         let stored = (runlog.bytes_per_point * total as f64) as usize;
         let (write, copy) = ceilings(a.path(), stored, runs[0].2.len() / METRICS.len());

@@ -1,7 +1,8 @@
 //! Engine hot paths on the standard workload (`shared/workload.md`):
-//! ingest per call and batched, `latest`, `history` of a 1M-point metric,
-//! run-list summaries of 10,000 runs x 10 metrics, open time of that
-//! database, and open time with a WAL to replay.
+//! ingest per call and batched (to the WAL and memtable, or through a
+//! flush into segments), `latest`, `history` of a 1M-point and of a
+//! 1,000-point metric, run-list summaries of 10,000 runs x 10 metrics, open
+//! time of that database, and open time with a WAL to replay.
 //!
 //! `cargo bench -p runlog-benches --bench engine`
 
@@ -60,22 +61,31 @@ fn ingest(c: &mut Criterion) {
             BatchSize::PerIteration,
         );
     });
-    group.bench_function("log_batch_100_steps", |b| {
-        b.iter_batched(
-            fresh_run,
-            |(dir, db, run)| {
-                let mut batch = Vec::with_capacity(1000);
-                for chunk in points.chunk_by(|a, b| a.1 / 100 == b.1 / 100) {
-                    batch.clear();
-                    batch.extend(chunk.iter().map(|&(m, s, t, v)| (METRICS[m], s, t, v)));
-                    db.log_batch(run, &batch).expect("log");
-                }
-                db.close().expect("close");
-                dir
-            },
-            BatchSize::PerIteration,
-        );
-    });
+    for (name, flush) in [
+        ("log_batch_100_steps", false),
+        ("log_batch_100_steps_through_flush", true),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter_batched(
+                fresh_run,
+                |(dir, db, run)| {
+                    let mut batch = Vec::with_capacity(1000);
+                    for chunk in points.chunk_by(|a, b| a.1 / 100 == b.1 / 100) {
+                        batch.clear();
+                        batch.extend(chunk.iter().map(|&(m, s, t, v)| (METRICS[m], s, t, v)));
+                        db.log_batch(run, &batch).expect("log");
+                    }
+                    if flush {
+                        // Into compressed segments, as `compare` measures.
+                        db.flush().expect("flush");
+                    }
+                    db.close().expect("close");
+                    dir
+                },
+                BatchSize::PerIteration,
+            );
+        });
+    }
     group.finish();
 }
 
@@ -128,6 +138,17 @@ fn reads(c: &mut Criterion) {
             )
         })
     });
+    drop(db);
+    // A short run's metric, as in a run list of many runs: one chunk.
+    let dir = scratch();
+    let (db, run) = loaded(dir.path(), 1_000);
+    group.throughput(Throughput::Elements(1_000));
+    group.sample_size(100);
+    for metric in ["loss", "acc", "lr"] {
+        group.bench_function(format!("history_1000_points_{metric}"), |b| {
+            b.iter(|| black_box(db.history(run, metric, ..).expect("history").len()))
+        });
+    }
     group.finish();
 }
 

@@ -261,17 +261,21 @@ impl SegmentWriter {
             .iter()
             .map(|(_, p)| p.len().div_ceil(self.options.chunk_points))
             .sum();
-        let mut position = None;
+        if let Some(&(first, _)) = series.first() {
+            // One more chunk for points of the current series pending.
+            self.check_room(chunks + 1, series.len())
+                .map_err(|problem| Error::InvalidPoints {
+                    series: first,
+                    problem,
+                })?;
+        }
+        let mut previous_id = None;
         for &(id, points) in series {
             let invalid = |problem| Error::InvalidPoints {
                 series: id,
                 problem,
             };
-            if position.is_none() {
-                // One more chunk for points of the current series pending.
-                self.check_room(chunks + 1, series.len()).map_err(invalid)?;
-            }
-            let after = match position {
+            let after = match previous_id {
                 None => self.position(id).map_err(invalid)?,
                 Some(previous) if previous >= id => {
                     return Err(invalid(InputProblem::SeriesOutOfOrder { previous }));
@@ -280,7 +284,7 @@ impl SegmentWriter {
             };
             check_points(after, &points.steps, &points.timestamps, &points.values)
                 .map_err(invalid)?;
-            position = Some(id);
+            previous_id = Some(id);
         }
         let mut whole = series;
         if let Some((&(id, first), rest)) = series.split_first()
