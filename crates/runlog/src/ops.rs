@@ -13,8 +13,17 @@
 //!         | 6 series:u64 n:u32 step:i64{n} ts:i64{n} value:f64{n}      points
 //!         | 7 run:u64 table:str rows:u64                              table rows
 //!         | 8 run:u64                                                 delete run
+//!         | 9 series:u64 n:u32 first_step:i64 stride:i64              points with
+//!             ts_len:u32 ts:delta{n} value:f64{n}                     steps in a line
 //! str    := len:u32 utf8-bytes
+//! delta  := the difference from the previous timestamp (the first from 0),
+//!           wrapping, zigzag-mapped, as an LEB128 varint; ts_len bytes in all
 //! ```
+//!
+//! Points go in kind 9 when their steps form a line (`first_step + i ·
+//! stride`, as every batch of consecutive steps does): 9-10 bytes a point
+//! instead of kind 6's 24, which the WAL then writes, syncs, replays and
+//! deletes. Other points go in kind 6.
 
 use std::collections::BTreeMap;
 
@@ -199,14 +208,29 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             steps,
             timestamps,
             values,
-        } => {
-            e.u8(6);
-            e.u64(*series);
-            e.len(steps.len());
-            e.i64s(steps);
-            e.i64s(timestamps);
-            e.f64s(values);
-        }
+        } => match stride_of(steps) {
+            Some(stride) => {
+                e.u8(9);
+                e.u64(*series);
+                e.len(steps.len());
+                e.i64(steps.first().copied().unwrap_or(0));
+                e.i64(stride);
+                let at = e.bytes.len();
+                e.u32(0);
+                e.deltas(timestamps);
+                let ts_len = (e.bytes.len() - at - 4) as u32;
+                e.bytes[at..at + 4].copy_from_slice(&ts_len.to_le_bytes());
+                e.f64s(values);
+            }
+            None => {
+                e.u8(6);
+                e.u64(*series);
+                e.len(steps.len());
+                e.i64s(steps);
+                e.i64s(timestamps);
+                e.f64s(values);
+            }
+        },
         Op::TableRows { run, table, rows } => {
             e.u8(7);
             e.u64(run.0);
@@ -218,6 +242,19 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u64(run.0);
         }
     }
+}
+
+/// The stride of `steps` if they form a line `first + i · stride`
+/// (wrapping, as decoding computes it); one point or none has stride 0.
+fn stride_of(steps: &[i64]) -> Option<i64> {
+    let stride = match steps {
+        [first, second, ..] => second.wrapping_sub(*first),
+        _ => 0,
+    };
+    steps
+        .windows(2)
+        .all(|pair| pair[1].wrapping_sub(pair[0]) == stride)
+        .then_some(stride)
 }
 
 fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
@@ -277,7 +314,29 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
         8 => Op::DeleteRun {
             run: RunId(d.u64()?),
         },
-        other => return Err((at, format!("unknown op kind {other}"))),
+        9 => {
+            let series = d.u64()?;
+            let n = d.len(9)?;
+            let first = d.i64()?;
+            let stride = d.i64()?;
+            let ts_len = d.u32()? as usize;
+            let timestamps = d.deltas(n, ts_len)?;
+            let values = d.f64s(n)?;
+            Op::Points {
+                series,
+                steps: (0..n as i64)
+                    .map(|i| first.wrapping_add(stride.wrapping_mul(i)))
+                    .collect(),
+                timestamps,
+                values,
+            }
+        }
+        other => {
+            return Err((
+                at,
+                format!("unknown op kind {other} (written by a newer build?)"),
+            ));
+        }
     };
     Ok(op)
 }
@@ -419,5 +478,77 @@ mod tests {
         for cut in 0..bytes.len() {
             assert!(Record::decode(&bytes[..cut]).is_err(), "cut at {cut}");
         }
+    }
+
+    fn points_record(steps: Vec<i64>, timestamps: Vec<i64>) -> Record {
+        let values = (0..steps.len()).map(|i| i as f64 - 0.5).collect();
+        Record {
+            wall_ms: 1,
+            ops: vec![Op::Points {
+                series: 3,
+                steps,
+                timestamps,
+                values,
+            }],
+        }
+    }
+
+    #[test]
+    fn points_with_steps_in_a_line_take_a_third_of_the_bytes() {
+        let steps: Vec<i64> = (100..200).collect();
+        let timestamps: Vec<i64> = steps
+            .iter()
+            .map(|s| 1_700_000_000_000 + 100 * s + s % 6)
+            .collect();
+        let line = points_record(steps.clone(), timestamps.clone()).encode();
+        let mut scattered = steps;
+        scattered.swap(3, 4);
+        let raw = points_record(scattered, timestamps).encode();
+        assert_eq!(line[12], 9, "kind 9");
+        assert_eq!(raw[12], 6, "kind 6");
+        assert!(
+            line.len() * 2 < raw.len(),
+            "{} vs {}",
+            line.len(),
+            raw.len()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn points_round_trip_in_either_kind(
+            start in proptest::prelude::any::<i64>(),
+            stride in proptest::prelude::any::<i64>(),
+            n in 0usize..40,
+            scatter in proptest::prelude::any::<bool>(),
+            timestamps in proptest::collection::vec(proptest::prelude::any::<i64>(), 40),
+            jitter in 0i64..1000,
+        ) {
+            let mut steps: Vec<i64> = (0..n as i64).map(|i| start.wrapping_add(stride.wrapping_mul(i))).collect();
+            if scatter && n > 2 {
+                steps[1] = steps[1].wrapping_add(1);
+            }
+            // Arbitrary timestamps, or close ones.
+            let timestamps: Vec<i64> = (0..n)
+                .map(|i| if jitter % 2 == 0 { timestamps[i] } else { start.wrapping_add(i as i64 * jitter) })
+                .collect();
+            let record = points_record(steps, timestamps);
+            let bytes = record.encode();
+            proptest::prop_assert_eq!(Record::decode(&bytes).unwrap(), record);
+            for cut in 0..bytes.len() {
+                proptest::prop_assert!(Record::decode(&bytes[..cut]).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_timestamp_field_is_refused() {
+        let mut bytes = points_record((0..5).collect(), vec![1, 2, 3, 4, 5]).encode();
+        // wall_ms 8, count 4, kind 1, series 8, n 4, first 8, stride 8: the
+        // ts_len field starts at 41.
+        let ts_len = u32::from_le_bytes(bytes[41..45].try_into().unwrap());
+        assert_eq!(ts_len, 5, "one byte per small delta");
+        bytes[45] = 0xFF; // a varint that runs on
+        assert!(Record::decode(&bytes).is_err());
     }
 }

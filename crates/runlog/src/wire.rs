@@ -36,6 +36,22 @@ impl Encoder {
             slot.copy_from_slice(&word);
         }
     }
+    /// The differences of `xs`, each from the one before (the first from
+    /// 0), wrapping, zigzag-mapped and written as LEB128 varints: one byte
+    /// for a difference within ±63, two within ±8191.
+    pub(crate) fn deltas(&mut self, xs: &[i64]) {
+        let mut previous = 0i64;
+        for &x in xs {
+            let delta = x.wrapping_sub(previous);
+            previous = x;
+            let mut zigzag = ((delta << 1) ^ (delta >> 63)) as u64;
+            while zigzag >= 0x80 {
+                self.bytes.push(zigzag as u8 | 0x80);
+                zigzag >>= 7;
+            }
+            self.bytes.push(zigzag as u8);
+        }
+    }
     /// A length-prefixed (u32) UTF-8 string.
     pub(crate) fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
@@ -106,6 +122,38 @@ impl<'a> Decoder<'a> {
     /// `n` f64s written by [`Encoder::f64s`].
     pub(crate) fn f64s(&mut self, n: usize) -> Result<Vec<f64>, DecodeError> {
         self.words(n, |word| f64::from_bits(u64::from_le_bytes(word)))
+    }
+    /// `n` values written by [`Encoder::deltas`], which must take exactly
+    /// `len` bytes.
+    pub(crate) fn deltas(&mut self, n: usize, len: usize) -> Result<Vec<i64>, DecodeError> {
+        let at = self.pos;
+        let bytes = self.take(len)?;
+        let mut out = Vec::with_capacity(n);
+        let (mut previous, mut pos) = (0i64, 0usize);
+        for _ in 0..n {
+            let (mut zigzag, mut shift) = (0u64, 0u32);
+            loop {
+                let &byte = bytes
+                    .get(pos)
+                    .ok_or_else(|| (at + pos, "varint runs past its field".to_string()))?;
+                pos += 1;
+                if shift == 63 && byte > 1 {
+                    return Err((at + pos - 1, "varint exceeds 64 bits".into()));
+                }
+                zigzag |= u64::from(byte & 0x7F) << shift;
+                if byte < 0x80 {
+                    break;
+                }
+                shift += 7;
+            }
+            let delta = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
+            previous = previous.wrapping_add(delta);
+            out.push(previous);
+        }
+        if pos != len {
+            return Err((at + pos, "bytes left after the last varint".into()));
+        }
+        Ok(out)
     }
     fn words<T>(&mut self, n: usize, from: fn([u8; 8]) -> T) -> Result<Vec<T>, DecodeError> {
         let bytes = self.take(
