@@ -119,58 +119,41 @@ pub(crate) fn pack(values: impl Iterator<Item = u64>, width: u32, out: &mut Vec<
     writer.finish();
 }
 
-/// Fills `out` with `each` of the `out.len()` values of `width` bits packed
-/// in `data`, in order; `None` (and `out` partly written) if `data` is too
-/// short.
+/// Appends `each` of the `count` values of `width` bits packed in `data`
+/// to `out`, in order; `None` (and nothing appended) if `data` is too short.
 #[inline]
 pub(crate) fn unpack<T>(
     data: &[u8],
     width: u32,
-    out: &mut [T],
+    count: usize,
+    out: &mut Vec<T>,
     mut each: impl FnMut(u64) -> T,
 ) -> Option<()> {
-    if width > 64 || data.len() < packed_len(out.len(), width) {
+    if width > 64 || data.len() < packed_len(count, width) {
         return None;
     }
     if width == 0 {
-        out.iter_mut().for_each(|slot| *slot = each(0));
+        out.extend((0..count).map(|_| each(0)));
         return Some(());
     }
     let bits = width as usize;
     // Values whose 8-byte window lies inside `data` take one unaligned load
-    // each; the last few go through the careful path.
+    // each; the last few go through the careful path. Ranges mapped are
+    // exact-size iterators, so `extend` writes without a check per value.
     let fast = if width <= 56 && data.len() >= 8 {
-        out.len().min(8 * (data.len() - 8) / bits + 1)
+        count.min(8 * (data.len() - 8) / bits + 1)
     } else {
         0
     };
     let mask = mask(width);
-    for (i, slot) in out[..fast].iter_mut().enumerate() {
+    out.extend((0..fast).map(|i| {
         let pos = i * bits;
         let mut le = [0u8; 8];
         le.copy_from_slice(&data[pos / 8..pos / 8 + 8]);
-        *slot = each((u64::from_le_bytes(le) >> (pos % 8)) & mask);
-    }
-    for (i, slot) in out.iter_mut().enumerate().skip(fast) {
-        *slot = each(bits_at(data, i * bits, width));
-    }
+        each((u64::from_le_bytes(le) >> (pos % 8)) & mask)
+    }));
+    out.extend((fast..count).map(|i| each(bits_at(data, i * bits, width))));
     Some(())
-}
-
-/// Appends `count` slots to `out` for `fill` to write; on failure removes
-/// them again.
-pub(crate) fn unpack_onto<T: Copy + Default>(
-    out: &mut Vec<T>,
-    count: usize,
-    fill: impl FnOnce(&mut [T]) -> Option<()>,
-) -> Option<()> {
-    let start = out.len();
-    out.resize(start + count, T::default());
-    let filled = fill(&mut out[start..]);
-    if filled.is_none() {
-        out.truncate(start);
-    }
-    filled
 }
 
 #[cfg(test)]
@@ -202,11 +185,12 @@ mod tests {
             let mut out = Vec::new();
             pack(values.iter().copied(), width, &mut out);
             prop_assert_eq!(out.len(), packed_len(values.len(), width));
-            let mut back = vec![0u64; values.len()];
-            prop_assert!(unpack(&out, width, &mut back, |v| v).is_some());
-            prop_assert_eq!(&back, &values);
+            let mut back = vec![7u64];
+            prop_assert!(unpack(&out, width, values.len(), &mut back, |v| v).is_some());
+            prop_assert_eq!(&back[1..], &values[..]);
             if !out.is_empty() {
-                prop_assert!(unpack(&out[..out.len() - 1], width, &mut back, |v| v).is_none());
+                prop_assert!(unpack(&out[..out.len() - 1], width, values.len(), &mut back, |v| v).is_none());
+                prop_assert_eq!(back.len(), values.len() + 1, "nothing appended");
             }
         }
     }

@@ -1,7 +1,7 @@
 //! Codecs for f64 columns (values), all bit-exact: NaN payloads, `-0.0`,
 //! infinities and subnormals come back identical.
 
-use super::bits::{pack, unpack, unpack_onto, width_of};
+use super::bits::{pack, unpack, width_of};
 use super::{DecodeError, PcoLevel, gorilla, pco, too_short, u32_at, u64_at, worth_slower};
 
 /// The codecs for f64 columns, by tag.
@@ -250,10 +250,8 @@ pub fn decode_floats(
                     "packed f32 column has width {width} (at most 32)"
                 )));
             }
-            unpack_onto(out, count, |slots| {
-                unpack(&body[5..], width, slots, |offset| {
-                    f64::from(f32_from_key(min.wrapping_add(offset as u32)))
-                })
+            unpack(&body[5..], width, count, out, |offset| {
+                f64::from(f32_from_key(min.wrapping_add(offset as u32)))
             })
             .ok_or_else(|| too_short("packed f32"))?;
         }

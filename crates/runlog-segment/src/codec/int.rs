@@ -1,6 +1,6 @@
 //! Codecs for i64 columns (steps and timestamps).
 
-use super::bits::{pack, packed_len, unpack, unpack_onto, width_of};
+use super::bits::{pack, packed_len, unpack, width_of};
 use super::{DecodeError, PcoLevel, pco, too_short, u64_at, worth_slower};
 
 /// The codecs for i64 columns, by tag.
@@ -280,12 +280,10 @@ pub fn decode_ints(data: &[u8], count: usize, out: &mut Vec<i64>) -> Result<IntC
                 return Ok(codec);
             }
             let mut at = base;
-            unpack_onto(out, count, |slots| {
-                unpack(&body[25..], width, slots, |r| {
-                    let x = at.wrapping_add(r as i64);
-                    at = at.wrapping_add(slope);
-                    x
-                })
+            unpack(&body[25..], width, count, out, |r| {
+                let x = at.wrapping_add(r as i64);
+                at = at.wrapping_add(slope);
+                x
             })
             .ok_or_else(|| too_short("linear"))?;
         }
@@ -301,19 +299,16 @@ pub fn decode_ints(data: &[u8], count: usize, out: &mut Vec<i64>) -> Result<IntC
                 out.extend((0..count as i64).map(|i| first.wrapping_add(min.wrapping_mul(i))));
                 return Ok(codec);
             }
-            let start = out.len();
-            out.push(first);
-            let mut previous = first;
-            let unpacked = unpack_onto(out, count - 1, |slots| {
-                unpack(&body[17..], width, slots, |d| {
-                    previous = previous.wrapping_add(min).wrapping_add(d as i64);
-                    previous
-                })
-            });
-            if unpacked.is_none() {
-                out.truncate(start);
+            if body.len() < 17 + packed_len(count - 1, width) {
                 return Err(too_short("delta"));
             }
+            out.push(first);
+            let mut previous = first;
+            unpack(&body[17..], width, count - 1, out, |d| {
+                previous = previous.wrapping_add(min).wrapping_add(d as i64);
+                previous
+            })
+            .ok_or_else(|| too_short("delta"))?;
         }
         IntCodec::Pco => pco::decompress(body, count, out)?,
     }
