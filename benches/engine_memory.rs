@@ -1,7 +1,8 @@
 //! Peak memory while ingesting the standard workload: streams 10M points
 //! (N = 1.25M steps) into a database with a 64 MiB memtable budget, in
 //! batches of one step, and reports the process's peak resident memory
-//! (`VmHWM`) above what it held before ingesting, next to the budget.
+//! (`VmHWM`) above what it held before ingesting, next to the budget, and
+//! what is in segments and what still in memtables at the end.
 //!
 //! `cargo run --release -p runlog-benches --bin engine-memory [STEPS] [BUDGET_MIB]`
 
@@ -52,6 +53,7 @@ fn main() {
     let elapsed = start.elapsed();
     let peak = status_kib("VmHWM:");
     let disk: u64 = db.segment_files().iter().map(|f| f.2).sum();
+    let memtables = db.memtable_usage();
     db.close().expect("close");
     println!("points ingested:        {points}");
     println!(
@@ -65,9 +67,17 @@ fn main() {
         "peak above before:      {:.1} MiB",
         (peak - before) as f64 / 1024.0
     );
+    let in_segments = points - memtables.points;
     println!(
-        "segments on disk:       {:.1} MiB ({:.3} bytes/point)",
+        "segments on disk:       {:.1} MiB for {in_segments} points ({:.3} bytes/point)",
         disk as f64 / 1048576.0,
-        disk as f64 / points as f64
+        disk as f64 / in_segments.max(1) as f64
+    );
+    println!(
+        "still in memtables:     {} points in {:.1} MiB ({} chunks sealed, {} memtables frozen)",
+        memtables.points,
+        memtables.bytes as f64 / 1048576.0,
+        memtables.sealed_chunks,
+        memtables.frozen
     );
 }

@@ -435,7 +435,9 @@ impl Db {
     }
 }
 
-/// Cuts sorted points into at most `buckets` equal step ranges.
+/// Cuts sorted points into at most `buckets` equal step ranges: each
+/// bucket's points are found by a binary search for the next bucket's first
+/// step, and summarised in one pass ([`Stats::of`]).
 fn bucketize(points: &Columns, buckets: usize) -> Vec<Bucket> {
     let (Some(&lo), Some(&hi)) = (points.steps.first(), points.steps.last()) else {
         return Vec::new();
@@ -444,19 +446,21 @@ fn bucketize(points: &Columns, buckets: usize) -> Vec<Bucket> {
     let span = i128::from(hi) - i128::from(lo) + 1;
     let width = (span + buckets - 1) / buckets;
     let mut out: Vec<Bucket> = Vec::new();
-    let mut current: Option<(i128, Stats)> = None;
-    for i in 0..points.len() {
-        let index = (i128::from(points.steps[i]) - i128::from(lo)) / width;
-        let point = Stats::of_point(points.steps[i], points.timestamps[i], points.values[i]);
-        match &mut current {
-            Some((at, stats)) if *at == index => stats.merge(&point),
-            _ => {
-                out.extend(current.take().map(|(at, s)| bucket(lo, width, at, &s)));
-                current = Some((index, point));
-            }
-        }
+    let mut start = 0;
+    while start < points.len() {
+        let index = (i128::from(points.steps[start]) - i128::from(lo)) / width;
+        let next = i128::from(lo) + (index + 1) * width;
+        let end = start + points.steps[start..].partition_point(|&step| i128::from(step) < next);
+        let range = start..end;
+        let stats = Stats::of(
+            &points.steps[range.clone()],
+            &points.timestamps[range.clone()],
+            &points.values[range],
+        )
+        .expect("a bucket holds the point it starts at");
+        out.push(bucket(lo, width, index, &stats));
+        start = end;
     }
-    out.extend(current.map(|(at, s)| bucket(lo, width, at, &s)));
     out
 }
 
@@ -470,5 +474,68 @@ fn bucket(lo: i64, width: i128, index: i128, stats: &Stats) -> Bucket {
         last: stats.last_value,
         min: stats.min,
         max: stats.max,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Buckets the obvious way: each point's bucket by division, its
+    /// statistics folded point by point.
+    fn naive(points: &Columns, buckets: usize) -> Vec<(i64, i64, u64, u64, u64, u64, u64)> {
+        let lo = points.steps[0];
+        let span = i128::from(points.steps[points.len() - 1]) - i128::from(lo) + 1;
+        let width = (span + buckets as i128 - 1) / buckets as i128;
+        let mut out: Vec<(i128, Stats)> = Vec::new();
+        for i in 0..points.len() {
+            let index = (i128::from(points.steps[i]) - i128::from(lo)) / width;
+            let point = Stats::of_point(points.steps[i], points.timestamps[i], points.values[i]);
+            match out.last_mut() {
+                Some((at, stats)) if *at == index => stats.merge(&point),
+                _ => out.push((index, point)),
+            }
+        }
+        out.iter()
+            .map(|(index, s)| {
+                let b = bucket(lo, width, *index, s);
+                (
+                    b.start_step,
+                    b.end_step,
+                    b.count,
+                    b.first.to_bits(),
+                    b.last.to_bits(),
+                    b.min.to_bits(),
+                    b.max.to_bits(),
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn buckets_match_a_point_by_point_fold(
+            gaps in prop::collection::vec((0i64..5, prop_oneof![
+                4 => any::<f32>().prop_map(f64::from),
+                1 => Just(f64::NAN),
+                1 => Just(-0.0),
+            ]), 1..300),
+            start in -1000i64..1000,
+            buckets in 1usize..40,
+        ) {
+            let mut points = Columns::default();
+            let mut step = start;
+            for (i, &(gap, value)) in gaps.iter().enumerate() {
+                step += gap;
+                points.push(step, i as i64, value);
+            }
+            let got: Vec<_> = bucketize(&points, buckets)
+                .iter()
+                .map(|b| (b.start_step, b.end_step, b.count, b.first.to_bits(), b.last.to_bits(), b.min.to_bits(), b.max.to_bits()))
+                .collect();
+            prop_assert_eq!(got, naive(&points, buckets));
+        }
     }
 }
