@@ -13,11 +13,12 @@
 //! the last commit; runlog: `flush` and `close`), so the figures compare
 //! data at rest on disk.
 //!
-//! Each store ingests the workload [`INGEST_RUNS`] times, into a fresh
-//! directory each time, and the fastest run counts (the first run in a
-//! process also pays for faulting in fresh memory). Reads are timed in
-//! samples that repeat the read for about [`SAMPLE`]; the fastest sample
-//! counts.
+//! The stores take turns to ingest the workload, [`INGEST_RUNS`] times each
+//! into a fresh directory, and each store's fastest run counts (the first
+//! run in a process also pays for faulting in fresh memory). Reads are
+//! timed in [`ROUNDS`] rounds, each a sample of about [`SAMPLE`] of runlog
+//! and then one of SQLite, and each store's fastest sample counts: the
+//! machine's speed drifts, and this way both stores meet the same moments.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -32,7 +33,8 @@ struct Figures {
     ingest_points_per_s: f64,
     bytes_per_point: f64,
     history_points_per_s: f64,
-    /// runlog only: after a full compaction (SQLite: the same store again).
+    /// runlog: after a full compaction (SQLite: the same store, timed again
+    /// alongside).
     compacted_history_points_per_s: f64,
     /// runlog only: the full compaction's time (SQLite: none).
     compaction_s: f64,
@@ -71,52 +73,57 @@ fn dir_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
-/// Times each store ingests the workload; the fastest counts.
+/// Times each store ingests the workload, alternating between the stores;
+/// the fastest of each counts.
 const INGEST_RUNS: usize = 3;
 
-/// How long one timing sample of a read lasts, at least one call.
+/// Rounds of timing per read: each round times a sample of runlog and then
+/// one of SQLite, so that both meet the same moments of a machine whose
+/// speed drifts; the fastest sample of each counts.
+const ROUNDS: usize = 5;
+
+/// How long one timing sample lasts (at least one call).
 const SAMPLE: Duration = Duration::from_millis(20);
 
-/// Timing samples per read; the fastest counts.
-const SAMPLES: usize = 3;
-
-/// The time one call of `f` takes: the best of [`SAMPLES`] samples, each
-/// calling `f` often enough to last about [`SAMPLE`].
-fn per_call(mut f: impl FnMut()) -> Duration {
+/// How many calls of `f` take about [`SAMPLE`] (one call made to tell).
+fn calls_per_sample(f: &mut impl FnMut()) -> u32 {
     let start = Instant::now();
     f();
     let once = start.elapsed().max(Duration::from_nanos(1));
-    let calls = (SAMPLE.as_nanos() / once.as_nanos()).clamp(1, 1_000_000) as u32;
-    (0..SAMPLES)
-        .map(|_| {
-            let start = Instant::now();
-            for _ in 0..calls {
-                f();
-            }
-            start.elapsed() / calls
-        })
-        .min()
-        .expect("at least one sample")
+    (SAMPLE.as_nanos() / once.as_nanos()).clamp(1, 1_000_000) as u32
 }
 
-/// The fastest of `runs` ingests by `ingest`, each into a fresh directory
-/// under `dir`, and the directory of the last one.
-fn fastest_ingest(
-    dir: &Path,
-    runs: usize,
-    mut ingest: impl FnMut(&Path) -> Duration,
-) -> (Duration, PathBuf) {
-    let mut fastest = Duration::MAX;
-    let mut last = dir.to_path_buf();
-    for run in 0..runs {
-        if run > 0 {
-            std::fs::remove_dir_all(&last).expect("remove the previous run's store");
-        }
-        last = dir.join(format!("run-{run}"));
-        std::fs::create_dir_all(&last).expect("store directory");
-        fastest = fastest.min(ingest(&last));
+/// The time per call of `calls` calls of `f`.
+fn sample(calls: u32, f: &mut impl FnMut()) -> Duration {
+    let start = Instant::now();
+    for _ in 0..calls {
+        f();
     }
-    (fastest, last)
+    start.elapsed() / calls
+}
+
+/// Time per call of `a` (runlog) and of `b` (SQLite), timed in `rounds`
+/// interleaved rounds; the fastest sample of each counts.
+fn interleaved(rounds: usize, mut a: impl FnMut(), mut b: impl FnMut()) -> (Duration, Duration) {
+    let (calls_a, calls_b) = (calls_per_sample(&mut a), calls_per_sample(&mut b));
+    let (mut best_a, mut best_b) = (Duration::MAX, Duration::MAX);
+    for _ in 0..rounds {
+        best_a = best_a.min(sample(calls_a, &mut a));
+        best_b = best_b.min(sample(calls_b, &mut b));
+    }
+    (best_a, best_b)
+}
+
+/// A fresh directory for ingest run `run` under `dir`, removing the
+/// previous run's.
+fn fresh_store(dir: &Path, run: usize) -> PathBuf {
+    if run > 0 {
+        std::fs::remove_dir_all(dir.join(format!("run-{}", run - 1)))
+            .expect("remove the previous run's store");
+    }
+    let path = dir.join(format!("run-{run}"));
+    std::fs::create_dir_all(&path).expect("store directory");
+    path
 }
 
 /// Loads `runs` into a new runlog database in `dir`, through close.
@@ -142,41 +149,6 @@ fn runlog_ingest(dir: &Path, runs: &[LoadedRun]) -> Duration {
     db.flush().expect("flush");
     db.close().expect("close");
     start.elapsed()
-}
-
-fn runlog_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures {
-    let total: usize = runs.iter().map(|r| r.2.len()).sum();
-    let (ingest, dir) = fastest_ingest(dir, ingest_runs, |dir| runlog_ingest(dir, runs));
-    let bytes = dir_bytes(&dir);
-    let db = Db::open(&dir).expect("open");
-    let first = RunId(0);
-    let history_len = db.history(first, "loss", ..).expect("history").len();
-    let history = per_call(|| {
-        black_box(db.history(first, "loss", ..).expect("history"));
-    });
-    let latest = per_call(|| {
-        for metric in METRICS {
-            black_box(db.latest(first, metric).expect("latest"));
-        }
-    });
-    let list = per_call(|| {
-        black_box(db.runs(&RunFilter::default()));
-    });
-    let compaction_start = Instant::now();
-    db.compact().expect("compact");
-    let compaction = compaction_start.elapsed();
-    let compacted = per_call(|| {
-        black_box(db.history(first, "loss", ..).expect("history"));
-    });
-    Figures {
-        ingest_points_per_s: total as f64 / ingest.as_secs_f64(),
-        bytes_per_point: bytes as f64 / total as f64,
-        history_points_per_s: history_len as f64 / history.as_secs_f64(),
-        compacted_history_points_per_s: history_len as f64 / compacted.as_secs_f64(),
-        compaction_s: compaction.as_secs_f64(),
-        latest_all_us: latest.as_secs_f64() * 1e6,
-        run_list_ms: list.as_secs_f64() * 1e3,
-    }
 }
 
 /// Loads `runs` into a new SQLite database in `dir`, through a checkpoint.
@@ -220,18 +192,47 @@ fn sqlite_ingest(dir: &Path, runs: &[LoadedRun]) -> Duration {
     start.elapsed()
 }
 
-fn sqlite_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures {
-    let total: usize = runs.iter().map(|r| r.2.len()).sum();
-    let (ingest, dir) = fastest_ingest(dir, ingest_runs, |dir| sqlite_ingest(dir, runs));
-    let bytes = dir_bytes(&dir);
-    let conn = rusqlite::Connection::open(dir.join("metrics.db")).expect("open");
-    let first = runs[0].1.as_str();
-    let read_history = || {
-        let mut statement = conn
-            .prepare_cached("SELECT step, ts, value FROM points WHERE run = ?1 AND metric = 'loss' ORDER BY step")
+/// The reads timed on runlog: of run 0 (`first`).
+struct RunlogReads {
+    db: Db,
+    first: RunId,
+}
+
+impl RunlogReads {
+    fn history(&self) -> usize {
+        self.db
+            .history(self.first, "loss", ..)
+            .expect("history")
+            .len()
+    }
+
+    fn latest_of_all_metrics(&self) {
+        for metric in METRICS {
+            black_box(self.db.latest(self.first, metric).expect("latest"));
+        }
+    }
+
+    fn run_list(&self) -> usize {
+        self.db.runs(&RunFilter::default()).len()
+    }
+}
+
+/// The same reads on SQLite.
+struct SqliteReads {
+    conn: rusqlite::Connection,
+    first: String,
+}
+
+impl SqliteReads {
+    fn history(&self) -> usize {
+        let mut statement = self
+            .conn
+            .prepare_cached(
+                "SELECT step, ts, value FROM points WHERE run = ?1 AND metric = 'loss' ORDER BY step",
+            )
             .expect("prepare");
         let rows = statement
-            .query_map([first], |row| {
+            .query_map([&self.first], |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
@@ -239,27 +240,27 @@ fn sqlite_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures
                 ))
             })
             .expect("query");
-        rows.map(|r| r.expect("row")).collect::<Vec<_>>()
-    };
-    let history_len = read_history().len();
-    let history = per_call(|| {
-        black_box(read_history());
-    });
-    let latest = per_call(|| {
-        let mut statement = conn
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().len()
+    }
+
+    fn latest_of_all_metrics(&self) {
+        let mut statement = self
+            .conn
             .prepare_cached(
                 "SELECT value FROM points WHERE run = ?1 AND metric = ?2 ORDER BY step DESC, rowid DESC LIMIT 1",
             )
             .expect("prepare");
         for metric in METRICS {
             let value: Option<f64> = statement
-                .query_row([first, metric], |row| row.get(0))
+                .query_row([self.first.as_str(), metric], |row| row.get(0))
                 .expect("latest");
             black_box(value);
         }
-    });
-    let list = per_call(|| {
-        let mut statement = conn
+    }
+
+    fn run_list(&self) -> usize {
+        let mut statement = self
+            .conn
             .prepare_cached(
                 "SELECT p.run, p.metric, COUNT(*), MIN(p.value), MAX(p.value),
                         (SELECT value FROM points l WHERE l.run = p.run AND l.metric = p.metric
@@ -272,18 +273,93 @@ fn sqlite_figures(dir: &Path, runs: &[LoadedRun], ingest_runs: usize) -> Figures
                 Ok((row.get::<_, String>(0)?, row.get::<_, i64>(2)?))
             })
             .expect("query");
-        black_box(rows.count());
-    });
-    let history_points_per_s = history_len as f64 / history.as_secs_f64();
-    Figures {
-        ingest_points_per_s: total as f64 / ingest.as_secs_f64(),
-        bytes_per_point: bytes as f64 / total as f64,
-        history_points_per_s,
-        compacted_history_points_per_s: history_points_per_s,
-        compaction_s: 0.0,
-        latest_all_us: latest.as_secs_f64() * 1e6,
-        run_list_ms: list.as_secs_f64() * 1e3,
+        rows.count()
     }
+}
+
+/// Both stores' figures on `runs`: ingests alternate between the stores,
+/// reads are timed in interleaved rounds.
+fn measure(
+    runlog_dir: &Path,
+    sqlite_dir: &Path,
+    runs: &[LoadedRun],
+    ingest_runs: usize,
+    rounds: usize,
+) -> (Figures, Figures) {
+    let total = runs.iter().map(|r| r.2.len()).sum::<usize>() as f64;
+    let (mut ingest_a, mut ingest_b) = (Duration::MAX, Duration::MAX);
+    let (mut dir_a, mut dir_b) = (PathBuf::new(), PathBuf::new());
+    for run in 0..ingest_runs {
+        dir_a = fresh_store(runlog_dir, run);
+        ingest_a = ingest_a.min(runlog_ingest(&dir_a, runs));
+        dir_b = fresh_store(sqlite_dir, run);
+        ingest_b = ingest_b.min(sqlite_ingest(&dir_b, runs));
+    }
+    let runlog = RunlogReads {
+        db: Db::open(&dir_a).expect("open"),
+        first: RunId(0),
+    };
+    let sqlite = SqliteReads {
+        conn: rusqlite::Connection::open(dir_b.join("metrics.db")).expect("open"),
+        first: runs[0].1.clone(),
+    };
+    let history_len = runlog.history();
+    assert_eq!(
+        history_len,
+        sqlite.history(),
+        "both stores hold the same points"
+    );
+    assert_eq!(runlog.run_list(), runs.len());
+    let history = interleaved(
+        rounds,
+        || {
+            black_box(runlog.history());
+        },
+        || {
+            black_box(sqlite.history());
+        },
+    );
+    let latest = interleaved(
+        rounds,
+        || runlog.latest_of_all_metrics(),
+        || sqlite.latest_of_all_metrics(),
+    );
+    let list = interleaved(
+        rounds,
+        || {
+            black_box(runlog.run_list());
+        },
+        || {
+            black_box(sqlite.run_list());
+        },
+    );
+    let compaction_start = Instant::now();
+    runlog.db.compact().expect("compact");
+    let compaction = compaction_start.elapsed();
+    let compacted = interleaved(
+        rounds,
+        || {
+            black_box(runlog.history());
+        },
+        || {
+            black_box(sqlite.history());
+        },
+    );
+    let figures =
+        |ingest: Duration, dir: &Path, pick: fn((Duration, Duration)) -> Duration| Figures {
+            ingest_points_per_s: total / ingest.as_secs_f64(),
+            bytes_per_point: dir_bytes(dir) as f64 / total,
+            history_points_per_s: history_len as f64 / pick(history).as_secs_f64(),
+            compacted_history_points_per_s: history_len as f64 / pick(compacted).as_secs_f64(),
+            compaction_s: 0.0,
+            latest_all_us: pick(latest).as_secs_f64() * 1e6,
+            run_list_ms: pick(list).as_secs_f64() * 1e3,
+        };
+    let runlog_figures = Figures {
+        compaction_s: compaction.as_secs_f64(),
+        ..figures(ingest_a, &dir_a, |pair| pair.0)
+    };
+    (runlog_figures, figures(ingest_b, &dir_b, |pair| pair.1))
 }
 
 /// A table row: its label, how to read it off the figures, which way is
@@ -361,20 +437,21 @@ fn fmt(v: f64) -> String {
 
 /// The physical ceilings on this machine: a raw sequential write (and
 /// fsync) of `bytes`, and a memory copy of 24 bytes per point for `points`.
-fn ceilings(dir: &Path, bytes: usize, points: usize) -> (f64, f64) {
+fn ceilings(dir: &Path, bytes: usize, points: usize, rounds: usize) -> (f64, f64) {
     use std::io::Write;
     let data = vec![0x5Au8; bytes.max(1)];
-    let write = per_call(|| {
+    let write_raw = || {
         let mut file = std::fs::File::create(dir.join("raw")).expect("create");
         file.write_all(&data).expect("write");
         file.sync_data().expect("fsync");
-    });
+    };
     let decoded = vec![1u8; points * 24];
     let mut copy = vec![0u8; points * 24];
-    let memcpy = per_call(|| {
+    let copy_points = || {
         copy.copy_from_slice(&decoded);
         black_box(&copy);
-    });
+    };
+    let (write, memcpy) = interleaved(rounds, write_raw, copy_points);
     (
         bytes as f64 / write.as_secs_f64(),
         points as f64 / memcpy.as_secs_f64(),
@@ -383,10 +460,10 @@ fn ceilings(dir: &Path, bytes: usize, points: usize) -> (f64, f64) {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
-    let (single_steps, many_runs, many_steps, ingest_runs) = if quick {
-        (2_000, 20, 100, 1)
+    let (single_steps, many_runs, many_steps, ingest_runs, rounds) = if quick {
+        (2_000, 20, 100, 1, 1)
     } else {
-        (100_000, 1_000, 1_000, INGEST_RUNS)
+        (100_000, 1_000, 1_000, INGEST_RUNS, ROUNDS)
     };
     println!(
         "## runlog vs SQLite, one run of `compare`{}",
@@ -396,7 +473,8 @@ fn main() {
         "\nDurability: both stores fsync at the end of ingest (runlog `Group` + flush + close; SQLite WAL mode, synchronous=NORMAL, checkpoint FULL)."
     );
     println!(
-        "Timing: each store ingests {ingest_runs} time(s) into a fresh directory, the fastest counts; each read is repeated for {} ms per sample, the fastest of {SAMPLES} samples counts.",
+        "Timing: the stores take turns to ingest, {ingest_runs} time(s) each into a fresh directory, the fastest run counts; \
+         reads are timed in {rounds} rounds of a {} ms sample of runlog then one of SQLite, the fastest sample of each counts.",
         SAMPLE.as_millis()
     );
     let workloads = [
@@ -415,11 +493,10 @@ fn main() {
         let total: usize = runs.iter().map(|r| r.2.len()).sum();
         let a = tempfile::tempdir().expect("dir");
         let b = tempfile::tempdir().expect("dir");
-        let runlog = runlog_figures(a.path(), &runs, ingest_runs);
-        let sqlite = sqlite_figures(b.path(), &runs, ingest_runs);
+        let (runlog, sqlite) = measure(a.path(), b.path(), &runs, ingest_runs, rounds);
         print_table(&title, total, &runlog, &sqlite);
         let stored = (runlog.bytes_per_point * total as f64) as usize;
-        let (write, copy) = ceilings(a.path(), stored, runs[0].2.len() / METRICS.len());
+        let (write, copy) = ceilings(a.path(), stored, runs[0].2.len() / METRICS.len(), rounds);
         println!(
             "Ceilings: writing runlog's {stored} bytes sequentially with one fsync runs at {:.0} MB/s \
              ({:.1} M points/s of ingest at {:.2} bytes/point); copying decoded points (24 bytes each) \
