@@ -103,6 +103,10 @@ impl Stats {
     /// `None` if there are none.
     pub fn of(steps: &[i64], timestamps: &[i64], values: &[f64]) -> Option<Stats> {
         let last = steps.len().checked_sub(1)?;
+        if last == 0 {
+            // One point, as `log_at` writes: nothing to fold.
+            return Some(Stats::of_point(steps[0], timestamps[0], values[0]));
+        }
         let mut stats = Stats::of_point(steps[0], timestamps[0], values[0]);
         stats.count = steps.len() as u64;
         stats.last_step = steps[last];

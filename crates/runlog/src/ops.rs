@@ -20,10 +20,10 @@
 //!           wrapping, zigzag-mapped, as an LEB128 varint; ts_len bytes in all
 //! ```
 //!
-//! Points go in kind 9 when their steps form a line (`first_step + i ·
-//! stride`, as every batch of consecutive steps does): 9-10 bytes a point
-//! instead of kind 6's 24, which the WAL then writes, syncs, replays and
-//! deletes. Other points go in kind 6.
+//! Points go in kind 9 when there are at least three and their steps form a
+//! line (`first_step + i · stride`, as every batch of consecutive steps
+//! does): 9-10 bytes a point instead of kind 6's 24, which the WAL then
+//! writes, syncs, replays and deletes. Other points go in kind 6.
 
 use std::collections::BTreeMap;
 
@@ -244,17 +244,24 @@ fn encode_op(e: &mut Encoder, op: &Op) {
     }
 }
 
-/// The stride of `steps` if they form a line `first + i · stride`
-/// (wrapping, as decoding computes it); one point or none has stride 0.
+/// Points below which kind 6 is as small as kind 9: kind 9's first step,
+/// stride and field length (20 bytes) and its first timestamp (a full
+/// varint) outweigh the 16 bytes a point it saves.
+const LINE_MIN_POINTS: usize = 3;
+
+/// The stride of `steps` if there are enough of them to gain from kind 9
+/// and they form a line `first + i · stride` (wrapping, as decoding
+/// computes it).
 fn stride_of(steps: &[i64]) -> Option<i64> {
-    let stride = match steps {
-        [first, second, ..] => second.wrapping_sub(*first),
-        _ => 0,
+    let [first, second, ..] = steps else {
+        return None;
     };
-    steps
-        .windows(2)
-        .all(|pair| pair[1].wrapping_sub(pair[0]) == stride)
-        .then_some(stride)
+    let stride = second.wrapping_sub(*first);
+    (steps.len() >= LINE_MIN_POINTS
+        && steps
+            .windows(2)
+            .all(|pair| pair[1].wrapping_sub(pair[0]) == stride))
+    .then_some(stride)
 }
 
 fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {

@@ -28,12 +28,11 @@ impl Encoder {
     pub(crate) fn f64s(&mut self, xs: &[f64]) {
         self.words(xs.len(), xs.iter().map(|x| x.to_bits().to_le_bytes()));
     }
-    /// `n` 8-byte words, written into room made at once.
+    /// `n` 8-byte words, with room made for them at once.
     fn words(&mut self, n: usize, words: impl Iterator<Item = [u8; 8]>) {
-        let start = self.bytes.len();
-        self.bytes.resize(start + 8 * n, 0);
-        for (slot, word) in self.bytes[start..].chunks_exact_mut(8).zip(words) {
-            slot.copy_from_slice(&word);
+        self.bytes.reserve(8 * n);
+        for word in words {
+            self.bytes.extend_from_slice(&word);
         }
     }
     /// The differences of `xs`, each from the one before (the first from
