@@ -216,32 +216,31 @@ impl<'n> Points<'n> {
         self.groups[at].1.push(step, timestamp, value);
     }
 
-    /// Adds `points` of named metrics: first each point's group, then every
-    /// group's points with room made for them at once. A point whose name
-    /// is the one predicted (the name after the previous point's, in the
-    /// order names first appeared) is placed without a lookup; any other
-    /// calls `resolve` for its series.
+    /// Points from which [`Points::extend_named`] finds every point's group
+    /// first and makes room in each group at once; smaller calls place
+    /// points one by one (two passes and their bookkeeping cost more than
+    /// they save there).
+    const PRESIZE_MIN: usize = 64;
+
+    /// Adds `points` of named metrics. A point whose name is the one
+    /// predicted (the name after the previous point's, in the order names
+    /// first appeared) is placed without a lookup; any other calls
+    /// `resolve` for its series.
     fn extend_named(
         &mut self,
         points: &[(&'n str, i64, i64, f64)],
         mut resolve: impl FnMut(&str) -> Result<SeriesId>,
     ) -> Result<()> {
+        if points.len() < Self::PRESIZE_MIN {
+            for &(name, step, timestamp, value) in points {
+                let at = self.place(name, &mut resolve)?;
+                self.groups[at].1.push(step, timestamp, value);
+            }
+            return Ok(());
+        }
         let mut groups = Vec::with_capacity(points.len());
         for &(name, ..) in points {
-            let predicted = self.names.get(self.next).is_some_and(|&p| {
-                p.len() == name.len() && (p.as_ptr() == name.as_ptr() || p == name)
-            });
-            let at = if predicted {
-                self.next
-            } else {
-                self.group_of_name(name, &mut resolve)?
-            };
-            self.next = if at + 1 == self.groups.len() {
-                0
-            } else {
-                at + 1
-            };
-            groups.push(at);
+            groups.push(self.place(name, &mut resolve)?);
         }
         let mut counts = vec![0; self.groups.len()];
         for &group in &groups {
@@ -256,6 +255,31 @@ impl<'n> Points<'n> {
         Ok(())
     }
 
+    /// The group a point of metric `name` goes to: the predicted one if
+    /// the name matches, else the one `resolve` leads to.
+    #[inline]
+    fn place(
+        &mut self,
+        name: &'n str,
+        resolve: &mut impl FnMut(&str) -> Result<SeriesId>,
+    ) -> Result<usize> {
+        let predicted = self
+            .names
+            .get(self.next)
+            .is_some_and(|&p| p.len() == name.len() && (p.as_ptr() == name.as_ptr() || p == name));
+        let at = if predicted {
+            self.next
+        } else {
+            self.group_of_name(name, resolve)?
+        };
+        self.next = if at + 1 == self.groups.len() {
+            0
+        } else {
+            at + 1
+        };
+        Ok(at)
+    }
+
     /// The group of metric `name`, looked up through `resolve`; a new group
     /// records its name, so that `names` stays aligned with `groups`.
     #[cold]
@@ -266,6 +290,10 @@ impl<'n> Points<'n> {
     ) -> Result<usize> {
         let (at, new) = self.group(resolve(name)?);
         if new {
+            if self.names.is_empty() {
+                // One allocation for the usual handful of names.
+                self.names.reserve(Self::SCAN_LIMIT);
+            }
             self.names.push(name);
         }
         debug_assert_eq!(self.names.len(), self.groups.len());
