@@ -236,20 +236,10 @@ pub fn storage_stats(dir: &Path) -> Result<StorageStats> {
     Ok(stats)
 }
 
-/// The name of the codec with tag `tag` (see `docs/format-segment.md`).
+/// The name of the codec with tag `tag` (see `docs/format-segment.md`), or
+/// `"unknown"`.
 pub fn codec_name(tag: u8) -> &'static str {
-    match tag {
-        0x01 | 0x10 => "plain",
-        0x02 | 0x11 => "constant",
-        0x03 => "linear",
-        0x04 => "delta",
-        0x05 => "pco",
-        0x12 => "gorilla",
-        0x13 => "pco-f64",
-        0x14 => "pco-f32",
-        0x15 => "pco-int",
-        _ => "unknown",
-    }
+    runlog_segment::codec::codec_name(tag).unwrap_or("unknown")
 }
 
 /// One WAL record, summarised.

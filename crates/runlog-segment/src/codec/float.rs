@@ -41,10 +41,23 @@ impl FloatCodec {
         FloatCodec::PackedF32,
     ];
 
-    fn from_tag(tag: u8) -> Option<FloatCodec> {
+    pub(crate) fn from_tag(tag: u8) -> Option<FloatCodec> {
         FloatCodec::ALL
             .into_iter()
             .find(|codec| *codec as u8 == tag)
+    }
+
+    /// A short name, as inspection tools print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FloatCodec::Plain => "plain",
+            FloatCodec::Constant => "constant",
+            FloatCodec::Gorilla => "gorilla",
+            FloatCodec::PcoF64 => "pco-f64",
+            FloatCodec::PcoF32 => "pco-f32",
+            FloatCodec::PcoInt => "pco-int",
+            FloatCodec::PackedF32 => "packed-f32",
+        }
     }
 }
 

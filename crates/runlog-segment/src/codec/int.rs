@@ -31,8 +31,19 @@ impl IntCodec {
         IntCodec::Pco,
     ];
 
-    fn from_tag(tag: u8) -> Option<IntCodec> {
+    pub(crate) fn from_tag(tag: u8) -> Option<IntCodec> {
         IntCodec::ALL.into_iter().find(|codec| *codec as u8 == tag)
+    }
+
+    /// A short name, as inspection tools print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            IntCodec::Plain => "plain",
+            IntCodec::Constant => "constant",
+            IntCodec::Linear => "linear",
+            IntCodec::Delta => "delta",
+            IntCodec::Pco => "pco",
+        }
     }
 }
 

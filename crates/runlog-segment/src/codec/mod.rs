@@ -30,6 +30,14 @@ mod pco;
 pub use float::{FloatCodec, GORILLA_MAX_VALUES, decode_floats, encode_floats, encode_floats_as};
 pub use int::{IntCodec, PCO_MIN_BITS, decode_ints, encode_ints, encode_ints_as};
 
+/// The name of the codec with tag `tag`, in either column type, or `None`
+/// for a tag this build does not know.
+pub fn codec_name(tag: u8) -> Option<&'static str> {
+    IntCodec::from_tag(tag)
+        .map(IntCodec::name)
+        .or_else(|| FloatCodec::from_tag(tag).map(FloatCodec::name))
+}
+
 /// Why a column failed to decode.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeError {

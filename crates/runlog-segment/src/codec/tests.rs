@@ -179,6 +179,18 @@ proptest! {
 }
 
 #[test]
+fn every_codec_has_a_name_and_only_codecs_do() {
+    for codec in IntCodec::ALL {
+        assert_eq!(codec_name(codec as u8), Some(codec.name()));
+    }
+    for codec in FloatCodec::ALL {
+        assert_eq!(codec_name(codec as u8), Some(codec.name()));
+    }
+    let named = (0..=u8::MAX).filter(|&t| codec_name(t).is_some()).count();
+    assert_eq!(named, IntCodec::ALL.len() + FloatCodec::ALL.len());
+}
+
+#[test]
 fn unknown_tags_are_named() {
     assert_eq!(
         decode_ints(&[0x7F, 0, 0], 1, &mut Vec::new()),
