@@ -1,5 +1,7 @@
 //! Segment encode and decode throughput on a 1M-point series of the
-//! standard workload (`loss`, noisy f32; `lr`, smooth f64).
+//! standard workload (`loss`, noisy f32; `lr`, smooth f64), and a whole
+//! standard run (800,200 points, ten series) written with `append_all` on
+//! one thread and on every core, as a flush writes a memtable.
 //!
 //! `cargo bench -p runlog-benches --bench segment`
 
@@ -48,5 +50,43 @@ fn segments(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, segments);
+fn flush(c: &mut Criterion) {
+    let series = Run {
+        steps: 100_000,
+        seed: 0,
+    }
+    .series();
+    let columns: Vec<Columns> = series
+        .iter()
+        .map(|s| Columns {
+            steps: s.steps.clone(),
+            timestamps: s.timestamps.clone(),
+            values: s.values.clone(),
+        })
+        .collect();
+    let all: Vec<(u64, &Columns)> = (0..).zip(&columns).collect();
+    let points: usize = columns.iter().map(Columns::len).sum();
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).expect("scratch dir");
+    let mut group = c.benchmark_group("segment_flush");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(points as u64));
+    let every_core = SegmentOptions::default().encode_threads;
+    for (name, threads) in [("one_thread", 1), ("every_core", every_core)] {
+        let options = SegmentOptions {
+            encode_threads: threads,
+            ..SegmentOptions::default()
+        };
+        let path = dir.path().join(format!("{name}.seg"));
+        group.bench_function(format!("standard_run_append_all/{name}"), |b| {
+            b.iter(|| {
+                let mut writer = SegmentWriter::create(&path, options).expect("create");
+                writer.append_all(&all).expect("append");
+                writer.finish().expect("finish")
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, segments, flush);
 criterion_main!(benches);
