@@ -310,15 +310,18 @@ fn measure(
         "both stores hold the same points"
     );
     assert_eq!(runlog.run_list(), runs.len());
-    let history = interleaved(
-        rounds,
-        || {
-            black_box(runlog.history());
-        },
-        || {
-            black_box(sqlite.history());
-        },
-    );
+    let time_history = || {
+        interleaved(
+            rounds,
+            || {
+                black_box(runlog.history());
+            },
+            || {
+                black_box(sqlite.history());
+            },
+        )
+    };
+    let history = time_history();
     let latest = interleaved(
         rounds,
         || runlog.latest_of_all_metrics(),
@@ -336,15 +339,7 @@ fn measure(
     let compaction_start = Instant::now();
     runlog.db.compact().expect("compact");
     let compaction = compaction_start.elapsed();
-    let compacted = interleaved(
-        rounds,
-        || {
-            black_box(runlog.history());
-        },
-        || {
-            black_box(sqlite.history());
-        },
-    );
+    let compacted = time_history();
     let figures =
         |ingest: Duration, dir: &Path, pick: fn((Duration, Duration)) -> Duration| Figures {
             ingest_points_per_s: total / ingest.as_secs_f64(),
