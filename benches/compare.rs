@@ -33,6 +33,8 @@ struct Figures {
     ingest_points_per_s: f64,
     bytes_per_point: f64,
     history_points_per_s: f64,
+    /// Every metric's full history of one run, in one go (`get_metrics`).
+    all_histories_points_per_s: f64,
     /// runlog: after a full compaction (SQLite: the same store, timed again
     /// alongside).
     compacted_history_points_per_s: f64,
@@ -206,6 +208,18 @@ impl RunlogReads {
             .len()
     }
 
+    fn all_histories(&self) -> usize {
+        METRICS
+            .iter()
+            .map(|metric| {
+                self.db
+                    .history(self.first, metric, ..)
+                    .expect("history")
+                    .len()
+            })
+            .sum()
+    }
+
     fn latest_of_all_metrics(&self) {
         for metric in METRICS {
             black_box(self.db.latest(self.first, metric).expect("latest"));
@@ -224,23 +238,43 @@ struct SqliteReads {
 }
 
 impl SqliteReads {
+    /// Runs `sql` for the first run (`?1`), decoding every row into a
+    /// vector as runlog's reads do; returns the row count.
+    fn collect_rows<T>(
+        &self,
+        sql: &str,
+        decode: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> usize {
+        let mut statement = self.conn.prepare_cached(sql).expect("prepare");
+        let rows = statement.query_map([&self.first], decode).expect("query");
+        rows.map(|r| r.expect("row")).collect::<Vec<_>>().len()
+    }
+
     fn history(&self) -> usize {
-        let mut statement = self
-            .conn
-            .prepare_cached(
-                "SELECT step, ts, value FROM points WHERE run = ?1 AND metric = 'loss' ORDER BY step",
-            )
-            .expect("prepare");
-        let rows = statement
-            .query_map([&self.first], |row| {
+        self.collect_rows(
+            "SELECT step, ts, value FROM points WHERE run = ?1 AND metric = 'loss' ORDER BY step",
+            |row| {
                 Ok((
                     row.get::<_, i64>(0)?,
                     row.get::<_, i64>(1)?,
                     row.get::<_, Option<f64>>(2)?,
                 ))
-            })
-            .expect("query");
-        rows.map(|r| r.expect("row")).collect::<Vec<_>>().len()
+            },
+        )
+    }
+
+    fn all_histories(&self) -> usize {
+        self.collect_rows(
+            "SELECT metric, step, ts, value FROM points WHERE run = ?1 ORDER BY metric, step",
+            |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, Option<f64>>(3)?,
+                ))
+            },
+        )
     }
 
     fn latest_of_all_metrics(&self) {
@@ -322,6 +356,21 @@ fn measure(
         )
     };
     let history = time_history();
+    let all_points = runlog.all_histories();
+    assert_eq!(
+        all_points,
+        sqlite.all_histories(),
+        "both stores hold the same run"
+    );
+    let all_histories = interleaved(
+        rounds,
+        || {
+            black_box(runlog.all_histories());
+        },
+        || {
+            black_box(sqlite.all_histories());
+        },
+    );
     let latest = interleaved(
         rounds,
         || runlog.latest_of_all_metrics(),
@@ -345,6 +394,7 @@ fn measure(
             ingest_points_per_s: total / ingest.as_secs_f64(),
             bytes_per_point: dir_bytes(dir) as f64 / total,
             history_points_per_s: history_len as f64 / pick(history).as_secs_f64(),
+            all_histories_points_per_s: all_points as f64 / pick(all_histories).as_secs_f64(),
             compacted_history_points_per_s: history_len as f64 / pick(compacted).as_secs_f64(),
             compaction_s: 0.0,
             latest_all_us: pick(latest).as_secs_f64() * 1e6,
@@ -373,7 +423,7 @@ fn print_table(title: &str, points: usize, runlog: &Figures, sqlite: &Figures) {
     println!("\n### {title} ({points} points)\n");
     println!("| measure | runlog | SQLite | runlog / SQLite |");
     println!("|---|---|---|---|");
-    let rows: [Row; 6] = [
+    let rows: [Row; 7] = [
         (
             "ingest, points/s (higher is better)",
             |f| f.ingest_points_per_s,
@@ -387,6 +437,11 @@ fn print_table(title: &str, points: usize, runlog: &Figures, sqlite: &Figures) {
         (
             "history of one metric, points/s (higher is better)",
             |f| f.history_points_per_s,
+            Better::Higher,
+        ),
+        (
+            "history of every metric of a run, points/s (higher is better)",
+            |f| f.all_histories_points_per_s,
             Better::Higher,
         ),
         (
@@ -408,9 +463,9 @@ fn print_table(title: &str, points: usize, runlog: &Figures, sqlite: &Figures) {
     for (name, measure, better) in rows {
         let (a, b) = (measure(runlog), measure(sqlite));
         let comparison = match better {
-            Better::Higher => format!("{:.1}x", a / b),
-            Better::LessTime => format!("{:.1}x faster", b / a),
-            Better::FewerBytes => format!("{:.1}x smaller", b / a),
+            Better::Higher => format!("{}x", fmt_ratio(a / b)),
+            Better::LessTime => format!("{}x faster", fmt_ratio(b / a)),
+            Better::FewerBytes => format!("{}x smaller", fmt_ratio(b / a)),
         };
         println!("| {name} | {} | {} | {comparison} |", fmt(a), fmt(b));
     }
@@ -420,13 +475,28 @@ fn print_table(title: &str, points: usize, runlog: &Figures, sqlite: &Figures) {
     );
 }
 
+/// A ratio for a table cell: one decimal, none from 1,000.
+fn fmt_ratio(r: f64) -> String {
+    if r >= 1000.0 {
+        format!("{r:.0}")
+    } else {
+        format!("{r:.1}")
+    }
+}
+
+/// `v` for a table cell: millions with two decimals, whole numbers from
+/// 100, and otherwise three significant digits (so a time far below the
+/// unit still shows, as 0.000312).
 fn fmt(v: f64) -> String {
     if v >= 1e6 {
         format!("{:.2} M", v / 1e6)
     } else if v >= 100.0 {
         format!("{v:.0}")
-    } else {
+    } else if v >= 1.0 || v <= 0.0 {
         format!("{v:.3}")
+    } else {
+        let decimals = 2 - v.log10().floor() as i32;
+        format!("{v:.*}", decimals as usize)
     }
 }
 

@@ -21,6 +21,7 @@ fn the_comparison_harness_runs_and_prints_every_row() {
         "| ingest,",
         "| bytes on disk",
         "| history of one metric, points/s",
+        "| history of every metric of a run",
         "| history of one metric after a full compaction",
         "| latest of all 10",
         "| run-list summaries",
