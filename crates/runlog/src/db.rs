@@ -88,8 +88,9 @@ pub(crate) struct Shared {
     /// `None` for read-only handles.
     pub wal: Option<Wal>,
     pub state: RwLock<State>,
-    /// Serialises write calls, so WAL order is the order ops are applied.
-    pub write: Mutex<()>,
+    /// Serialises write calls, so WAL order is the order ops are applied;
+    /// holds the buffer each call's WAL record is encoded into.
+    pub write: Mutex<Vec<u8>>,
     /// Serialises manifest rewrites.
     pub manifest: Mutex<()>,
     /// Serialises compactions (the thread's and `Db::compact`).
@@ -108,7 +109,7 @@ impl Shared {
             options,
             wal,
             state: RwLock::new(state),
-            write: Mutex::new(()),
+            write: Mutex::new(Vec::new()),
             manifest: Mutex::new(()),
             compaction: Mutex::new(()),
             signals: Mutex::new(Signals::default()),

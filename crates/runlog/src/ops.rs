@@ -66,9 +66,7 @@ pub(crate) enum Op {
     },
     Points {
         series: SeriesId,
-        steps: Vec<i64>,
-        timestamps: Vec<i64>,
-        values: Vec<f64>,
+        points: PointColumns,
     },
     TableRows {
         run: RunId,
@@ -80,6 +78,55 @@ pub(crate) enum Op {
     },
 }
 
+/// The points of one [`Op::Points`], column by column, in log order.
+#[derive(Clone, Debug)]
+pub(crate) enum PointColumns {
+    /// One point, as `log_at` writes it: held without allocating.
+    One {
+        step: i64,
+        timestamp: i64,
+        value: f64,
+    },
+    /// Any number of points.
+    Many {
+        steps: Vec<i64>,
+        timestamps: Vec<i64>,
+        values: Vec<f64>,
+    },
+}
+
+impl PointColumns {
+    pub(crate) fn steps(&self) -> &[i64] {
+        match self {
+            PointColumns::One { step, .. } => std::slice::from_ref(step),
+            PointColumns::Many { steps, .. } => steps,
+        }
+    }
+
+    pub(crate) fn timestamps(&self) -> &[i64] {
+        match self {
+            PointColumns::One { timestamp, .. } => std::slice::from_ref(timestamp),
+            PointColumns::Many { timestamps, .. } => timestamps,
+        }
+    }
+
+    pub(crate) fn values(&self) -> &[f64] {
+        match self {
+            PointColumns::One { value, .. } => std::slice::from_ref(value),
+            PointColumns::Many { values, .. } => values,
+        }
+    }
+}
+
+/// The same points are equal however they are held.
+impl PartialEq for PointColumns {
+    fn eq(&self, other: &PointColumns) -> bool {
+        self.steps() == other.steps()
+            && self.timestamps() == other.timestamps()
+            && self.values() == other.values()
+    }
+}
+
 /// The ops of one write call, logged as one WAL record.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub(crate) struct Record {
@@ -88,24 +135,28 @@ pub(crate) struct Record {
 }
 
 impl Record {
-    pub(crate) fn encode(&self) -> Vec<u8> {
+    /// Encodes the record into `bytes`, replacing what it held (so one
+    /// buffer serves every write call).
+    pub(crate) fn encode_into(&self, bytes: &mut Vec<u8>) {
         let points: usize = self
             .ops
             .iter()
             .map(|op| match op {
-                Op::Points { steps, .. } => steps.len(),
+                Op::Points { points, .. } => points.steps().len(),
                 _ => 4,
             })
             .sum();
         let mut e = Encoder {
-            bytes: Vec::with_capacity(16 + 24 * points + 16 * self.ops.len()),
+            bytes: std::mem::take(bytes),
         };
+        e.bytes.clear();
+        e.bytes.reserve(16 + 24 * points + 16 * self.ops.len());
         e.i64(self.wall_ms);
         e.len(self.ops.len());
         for op in &self.ops {
             encode_op(&mut e, op);
         }
-        e.bytes
+        *bytes = e.bytes;
     }
 
     pub(crate) fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
@@ -152,12 +203,15 @@ fn summary(op: &Op) -> String {
                 format!("run {run} table {table} column {column} = series {series}")
             }
         },
-        Op::Points { series, steps, .. } => format!(
-            "points series {series} x{} steps {}..{}",
-            steps.len(),
-            steps.iter().min().unwrap_or(&0),
-            steps.iter().max().unwrap_or(&0)
-        ),
+        Op::Points { series, points } => {
+            let steps = points.steps();
+            format!(
+                "points series {series} x{} steps {}..{}",
+                steps.len(),
+                steps.iter().min().unwrap_or(&0),
+                steps.iter().max().unwrap_or(&0)
+            )
+        }
         Op::TableRows { run, table, rows } => format!("run {run} table {table} rows {rows}"),
         Op::DeleteRun { run } => format!("delete run {run}"),
     }
@@ -203,34 +257,33 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u64(run.0);
             name.encode(e);
         }
-        Op::Points {
-            series,
-            steps,
-            timestamps,
-            values,
-        } => match stride_of(steps) {
-            Some(stride) => {
-                e.u8(9);
-                e.u64(*series);
-                e.len(steps.len());
-                e.i64(steps.first().copied().unwrap_or(0));
-                e.i64(stride);
-                let at = e.bytes.len();
-                e.u32(0);
-                e.deltas(timestamps);
-                let ts_len = (e.bytes.len() - at - 4) as u32;
-                e.bytes[at..at + 4].copy_from_slice(&ts_len.to_le_bytes());
-                e.f64s(values);
+        Op::Points { series, points } => {
+            let (steps, timestamps, values) =
+                (points.steps(), points.timestamps(), points.values());
+            match stride_of(steps) {
+                Some(stride) => {
+                    e.u8(9);
+                    e.u64(*series);
+                    e.len(steps.len());
+                    e.i64(steps.first().copied().unwrap_or(0));
+                    e.i64(stride);
+                    let at = e.bytes.len();
+                    e.u32(0);
+                    e.deltas(timestamps);
+                    let ts_len = (e.bytes.len() - at - 4) as u32;
+                    e.bytes[at..at + 4].copy_from_slice(&ts_len.to_le_bytes());
+                    e.f64s(values);
+                }
+                None => {
+                    e.u8(6);
+                    e.u64(*series);
+                    e.len(steps.len());
+                    e.i64s(steps);
+                    e.i64s(timestamps);
+                    e.f64s(values);
+                }
             }
-            None => {
-                e.u8(6);
-                e.u64(*series);
-                e.len(steps.len());
-                e.i64s(steps);
-                e.i64s(timestamps);
-                e.f64s(values);
-            }
-        },
+        }
         Op::TableRows { run, table, rows } => {
             e.u8(7);
             e.u64(run.0);
@@ -308,9 +361,11 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             let values = d.f64s(n)?;
             Op::Points {
                 series,
-                steps,
-                timestamps,
-                values,
+                points: PointColumns::Many {
+                    steps,
+                    timestamps,
+                    values,
+                },
             }
         }
         7 => Op::TableRows {
@@ -331,11 +386,13 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             let values = d.f64s(n)?;
             Op::Points {
                 series,
-                steps: (0..n as i64)
-                    .map(|i| first.wrapping_add(stride.wrapping_mul(i)))
-                    .collect(),
-                timestamps,
-                values,
+                points: PointColumns::Many {
+                    steps: (0..n as i64)
+                        .map(|i| first.wrapping_add(stride.wrapping_mul(i)))
+                        .collect(),
+                    timestamps,
+                    values,
+                },
             }
         }
         other => {
@@ -389,15 +446,12 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         Op::DefineSeries { series, run, name } => {
             catalog.define_series(*series, *run, name.clone());
         }
-        Op::Points {
-            series,
-            steps,
-            timestamps,
-            values,
-        } => {
+        Op::Points { series, points } => {
             let Some(entry) = catalog.series.get_mut(series) else {
                 return;
             };
+            let (steps, timestamps, values) =
+                (points.steps(), points.timestamps(), points.values());
             let run = entry.run;
             memtable.insert_all(*series, steps, timestamps, values);
             let in_step_order = steps.windows(2).all(|w| w[0] <= w[1]);
@@ -431,6 +485,12 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn encode(record: &Record) -> Vec<u8> {
+        let mut bytes = vec![0xAA; 3]; // encoding replaces what was there
+        record.encode_into(&mut bytes);
+        bytes
+    }
 
     #[test]
     fn records_round_trip_and_damaged_ones_are_refused() {
@@ -468,9 +528,19 @@ mod tests {
                 },
                 Op::Points {
                     series: 4,
-                    steps: vec![1, 2],
-                    timestamps: vec![3, 4],
-                    values: vec![-0.0, 1.5],
+                    points: PointColumns::Many {
+                        steps: vec![1, 2],
+                        timestamps: vec![3, 4],
+                        values: vec![-0.0, 1.5],
+                    },
+                },
+                Op::Points {
+                    series: 4,
+                    points: PointColumns::One {
+                        step: 3,
+                        timestamp: 5,
+                        value: f64::INFINITY,
+                    },
                 },
                 Op::TableRows {
                     run: RunId(1),
@@ -480,7 +550,7 @@ mod tests {
                 Op::DeleteRun { run: RunId(1) },
             ],
         };
-        let bytes = record.encode();
+        let bytes = encode(&record);
         assert_eq!(Record::decode(&bytes).unwrap(), record);
         for cut in 0..bytes.len() {
             assert!(Record::decode(&bytes[..cut]).is_err(), "cut at {cut}");
@@ -493,11 +563,32 @@ mod tests {
             wall_ms: 1,
             ops: vec![Op::Points {
                 series: 3,
-                steps,
-                timestamps,
-                values,
+                points: PointColumns::Many {
+                    steps,
+                    timestamps,
+                    values,
+                },
             }],
         }
+    }
+
+    #[test]
+    fn one_point_held_inline_is_the_same_op_as_a_column_of_one() {
+        let inline = Record {
+            wall_ms: 1,
+            ops: vec![Op::Points {
+                series: 3,
+                points: PointColumns::One {
+                    step: 7,
+                    timestamp: 8,
+                    value: -0.5,
+                },
+            }],
+        };
+        let column = points_record(vec![7], vec![8]);
+        assert_eq!(inline, column);
+        assert_eq!(encode(&inline), encode(&column));
+        assert_ne!(inline, points_record(vec![7], vec![9]));
     }
 
     #[test]
@@ -507,10 +598,10 @@ mod tests {
             .iter()
             .map(|s| 1_700_000_000_000 + 100 * s + s % 6)
             .collect();
-        let line = points_record(steps.clone(), timestamps.clone()).encode();
+        let line = encode(&points_record(steps.clone(), timestamps.clone()));
         let mut scattered = steps;
         scattered.swap(3, 4);
-        let raw = points_record(scattered, timestamps).encode();
+        let raw = encode(&points_record(scattered, timestamps));
         assert_eq!(line[12], 9, "kind 9");
         assert_eq!(raw[12], 6, "kind 6");
         assert!(
@@ -540,7 +631,7 @@ mod tests {
                 .map(|i| if jitter % 2 == 0 { timestamps[i] } else { start.wrapping_add(i as i64 * jitter) })
                 .collect();
             let record = points_record(steps, timestamps);
-            let bytes = record.encode();
+            let bytes = encode(&record);
             proptest::prop_assert_eq!(Record::decode(&bytes).unwrap(), record);
             for cut in 0..bytes.len() {
                 proptest::prop_assert!(Record::decode(&bytes[..cut]).is_err());
@@ -550,7 +641,7 @@ mod tests {
 
     #[test]
     fn a_damaged_timestamp_field_is_refused() {
-        let mut bytes = points_record((0..5).collect(), vec![1, 2, 3, 4, 5]).encode();
+        let mut bytes = encode(&points_record((0..5).collect(), vec![1, 2, 3, 4, 5]));
         // wall_ms 8, count 4, kind 1, series 8, n 4, first 8, stride 8: the
         // ts_len field starts at 41.
         let ts_len = u32::from_le_bytes(bytes[41..45].try_into().unwrap());

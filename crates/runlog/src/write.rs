@@ -12,7 +12,7 @@ use crate::catalog::{Catalog, RunEntry, RunStatus, SeriesName};
 use crate::db::{Db, freeze};
 use crate::limits::{check_count, check_name, check_value};
 use crate::memtable::{Memtable, POINT_BYTES};
-use crate::ops::{Op, Record};
+use crate::ops::{Op, PointColumns, Record};
 use crate::{Error, Result, RunId};
 
 /// Milliseconds since the Unix epoch, now.
@@ -303,12 +303,18 @@ impl<'n> Points<'n> {
     fn into_ops(self, ops: &mut Vec<Op>) {
         ops.extend(self.groups.into_iter().map(|(series, points)| Op::Points {
             series,
-            steps: points.steps,
-            timestamps: points.timestamps,
-            values: points.values,
+            points: PointColumns::Many {
+                steps: points.steps,
+                timestamps: points.timestamps,
+                values: points.values,
+            },
         }));
     }
 }
+
+/// The largest record buffer kept between write calls (bytes); the usual
+/// call's record is far smaller.
+const RECORD_BUFFER_KEEP: usize = 1 << 20;
 
 impl Db {
     /// Logs the ops `build` makes from the current catalog as one WAL
@@ -316,7 +322,7 @@ impl Db {
     fn write<T>(&self, build: impl FnOnce(&Catalog, i64) -> Result<(Vec<Op>, T)>) -> Result<T> {
         let wal = self.shared.check_writable()?;
         let (result, wake_flusher) = {
-            let _writer = self.shared.write.lock();
+            let mut record_bytes = self.shared.write.lock();
             self.wait_for_memtable_room()?;
             let now = now_ms();
             let (ops, result) = build(&self.shared.state.read().catalog, now)?;
@@ -324,7 +330,13 @@ impl Db {
                 return Ok(result);
             }
             let record = Record { wall_ms: now, ops };
-            let lsn = wal.append(&record.encode())?;
+            record.encode_into(&mut record_bytes);
+            let lsn = wal.append(&record_bytes);
+            if record_bytes.capacity() > RECORD_BUFFER_KEEP {
+                // A rare large batch does not pin its buffer.
+                *record_bytes = Vec::new();
+            }
+            let lsn = lsn?;
             let mut state = self.shared.state.write();
             let state = &mut *state;
             let waiting_to_seal = state.active.waiting_to_seal();
@@ -590,9 +602,11 @@ impl Db {
             let mut ops = new.ops;
             ops.push(Op::Points {
                 series,
-                steps: vec![step],
-                timestamps: vec![timestamp_ms],
-                values: vec![value],
+                points: PointColumns::One {
+                    step,
+                    timestamp: timestamp_ms,
+                    value,
+                },
             });
             Ok((ops, ()))
         })
@@ -629,9 +643,11 @@ impl Db {
             let mut ops = new.ops;
             ops.push(Op::Points {
                 series,
-                timestamps: vec![now; steps.len()],
-                steps,
-                values: values.to_vec(),
+                points: PointColumns::Many {
+                    timestamps: vec![now; steps.len()],
+                    steps,
+                    values: values.to_vec(),
+                },
             });
             Ok((ops, range))
         })
