@@ -31,6 +31,7 @@
 
 mod builder;
 mod error;
+mod file_cursor;
 mod flusher;
 mod header;
 mod lsn;

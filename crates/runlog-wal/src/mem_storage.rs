@@ -10,7 +10,7 @@
 //! written out of order). Writes and fsyncs can be made to fail on demand.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +102,12 @@ impl MemStorage {
             writes: fs.write_calls,
             syncs: fs.sync_calls,
         }
+    }
+
+    /// What a read of the file at `path` sees now: every byte written,
+    /// synced or not.
+    pub fn contents(&self, path: &Path) -> io::Result<Vec<u8>> {
+        Ok(self.fs.lock().image(path)?.live.clone())
     }
 
     /// The files as a power cut at this instant could leave them, chosen by
@@ -235,8 +241,8 @@ impl Storage for MemStorage {
             .collect())
     }
 
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        Ok(self.fs.lock().image(path)?.live.clone())
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(io::Cursor::new(self.contents(path)?)))
     }
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
@@ -363,12 +369,12 @@ mod tests {
         storage.create(&dir.join("b")).unwrap();
         for seed in 0..64 {
             let after = storage.crash(seed);
-            let a = after.read(&dir.join("a")).unwrap();
+            let a = after.contents(&dir.join("a")).unwrap();
             assert!(a.starts_with(b"durable"), "seed {seed}: {a:?}");
             assert!(a.len() <= b"durable pending".len());
         }
         let outcomes: BTreeSet<bool> = (0..64)
-            .map(|seed| storage.crash(seed).read(&dir.join("b")).is_ok())
+            .map(|seed| storage.crash(seed).contents(&dir.join("b")).is_ok())
             .collect();
         assert_eq!(
             outcomes.len(),
@@ -387,7 +393,7 @@ mod tests {
         file.append(b"ok").unwrap();
         assert!(file.append(b"half").is_err());
         file.append(b"!").unwrap();
-        assert_eq!(storage.read(&dir.join("a")).unwrap(), b"okha!");
+        assert_eq!(storage.contents(&dir.join("a")).unwrap(), b"okha!");
         storage.fail_sync_after(0);
         assert!(file.sync().is_err());
         file.sync().unwrap();

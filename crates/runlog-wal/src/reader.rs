@@ -6,9 +6,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::error::Corruption;
+use crate::file_cursor::FileCursor;
 use crate::header::{self, HEADER_LEN, HeaderError};
 use crate::names::{self, LogFile};
-use crate::record;
+use crate::record::{self, RECORD_HEADER_LEN};
 use crate::storage::Storage;
 use crate::{Error, Lsn, RecoveryMode, Result};
 
@@ -63,8 +64,7 @@ pub struct WalReader {
 struct OpenFile {
     path: PathBuf,
     is_last: bool,
-    data: Bytes,
-    offset: usize,
+    cursor: FileCursor,
 }
 
 impl WalReader {
@@ -109,7 +109,7 @@ impl WalReader {
         let last = self.files.last()?;
         let intact = match (&self.tail, &self.current) {
             (Tail::Corrupt { offset, .. }, _) => *offset,
-            (Tail::Clean, Some(open)) => open.data.len() as u64,
+            (Tail::Clean, Some(open)) => open.cursor.offset(),
             (Tail::Clean, None) => HEADER_LEN as u64,
         };
         Some((last, intact))
@@ -135,11 +135,10 @@ impl WalReader {
             // A gap between files is never a torn tail.
             return Err(Some(self.fail(&file.path, 0, kind)));
         }
-        let data = self
-            .storage
-            .read(&file.path)
-            .map_err(|e| Some(Error::io("read", &file.path, e)))?;
-        match header::decode(&data) {
+        let read_error = |e| Some(Error::io("read", &file.path, e));
+        let source = self.storage.open_read(&file.path).map_err(read_error)?;
+        let mut cursor = FileCursor::new(source);
+        match header::decode(cursor.fill(HEADER_LEN).map_err(read_error)?) {
             Ok(first_lsn) if first_lsn == file.first_lsn => {}
             Ok(header_lsn) => {
                 let kind = Corruption::NameMismatch {
@@ -160,12 +159,12 @@ impl WalReader {
                 }));
             }
         }
+        cursor.take(HEADER_LEN);
         self.expected = Some(file.first_lsn);
         self.current = Some(OpenFile {
             path: file.path,
             is_last,
-            data: Bytes::from(data),
-            offset: HEADER_LEN,
+            cursor,
         });
         Ok(())
     }
@@ -231,17 +230,28 @@ impl Iterator for WalReader {
                     Err(error) => return error.map(Err),
                 }
             };
-            if open.offset == open.data.len() {
-                // The last file stays open so that `last_file` knows its length.
-                if open.is_last {
-                    self.finished = true;
-                } else {
-                    self.current = None;
+            let frame_len = match open.cursor.fill(RECORD_HEADER_LEN) {
+                Ok([]) => {
+                    // The last file stays open so that `last_file` knows its length.
+                    if open.is_last {
+                        self.finished = true;
+                    } else {
+                        self.current = None;
+                    }
+                    continue;
                 }
-                continue;
-            }
+                Ok(header) => Ok(record::frame_len(header).unwrap_or(RECORD_HEADER_LEN)),
+                Err(e) => Err(e),
+            };
+            let frame = match frame_len.and_then(|len| open.cursor.fill(len)) {
+                Ok(frame) => frame,
+                Err(e) => {
+                    self.finished = true;
+                    return Some(Err(Error::io("read", &open.path, e)));
+                }
+            };
             let expected = self.expected.unwrap_or(Lsn::FIRST);
-            let decoded = record::decode(&open.data, open.offset).and_then(|frame| {
+            let decoded = record::decode(frame).and_then(|frame| {
                 if frame.lsn == expected {
                     Ok(frame)
                 } else {
@@ -253,19 +263,18 @@ impl Iterator for WalReader {
             });
             match decoded {
                 Ok(frame) => {
-                    open.offset = frame.payload.end;
+                    let bytes = open.cursor.take(frame.payload.end);
                     self.expected = Some(frame.lsn.next());
                     if frame.lsn >= self.from {
-                        let payload = open.data.slice(frame.payload);
                         return Some(Ok(Record {
                             lsn: frame.lsn,
-                            payload,
+                            payload: bytes.slice(frame.payload),
                         }));
                     }
                 }
                 Err(kind) => {
                     let (is_last, path, offset) =
-                        (open.is_last, open.path.clone(), open.offset as u64);
+                        (open.is_last, open.path.clone(), open.cursor.offset());
                     return self.tolerate_or_fail(is_last, &path, offset, kind).map(Err);
                 }
             }

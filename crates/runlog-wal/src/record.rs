@@ -45,17 +45,27 @@ pub(crate) struct Frame {
     pub payload: Range<usize>,
 }
 
-/// Validates the record starting at `offset` of `buf`.
-pub(crate) fn decode(buf: &[u8], offset: usize) -> Result<Frame, Corruption> {
-    let available = buf.len().saturating_sub(offset);
+/// The whole length (frame header and payload) of the record `buf` starts
+/// with, once `buf` holds its frame header and if the length is in range.
+pub(crate) fn frame_len(buf: &[u8]) -> Option<usize> {
+    if buf.len() < RECORD_HEADER_LEN {
+        return None;
+    }
+    let len = u32_at(buf, 4) as usize;
+    (len <= MAX_PAYLOAD).then_some(RECORD_HEADER_LEN + len)
+}
+
+/// Validates the record `buf` starts with.
+pub(crate) fn decode(buf: &[u8]) -> Result<Frame, Corruption> {
+    let available = buf.len();
     if available < RECORD_HEADER_LEN {
         return Err(Corruption::Truncated {
             needed: RECORD_HEADER_LEN as u64,
             available: available as u64,
         });
     }
-    let expected = u32_at(buf, offset);
-    let len = u32_at(buf, offset + 4) as usize;
+    let expected = u32_at(buf, 0);
+    let len = u32_at(buf, 4) as usize;
     if len > MAX_PAYLOAD {
         return Err(Corruption::LengthOutOfRange { len: len as u64 });
     }
@@ -66,13 +76,13 @@ pub(crate) fn decode(buf: &[u8], offset: usize) -> Result<Frame, Corruption> {
             available: available as u64,
         });
     }
-    let got = crc32fast::hash(&buf[offset + 4..offset + needed]);
+    let got = crc32fast::hash(&buf[4..needed]);
     if expected != got {
         return Err(Corruption::ChecksumMismatch { expected, got });
     }
     Ok(Frame {
-        lsn: Lsn(u64_at(buf, offset + 8)),
-        payload: offset + RECORD_HEADER_LEN..offset + needed,
+        lsn: Lsn(u64_at(buf, 8)),
+        payload: RECORD_HEADER_LEN..needed,
     })
 }
 
@@ -84,12 +94,12 @@ mod tests {
     fn round_trips_and_rejects_every_prefix() {
         let mut buf = Vec::new();
         encode_into(&mut buf, Lsn(9), b"hello");
-        let frame = decode(&buf, 0).unwrap();
+        let frame = decode(&buf).unwrap();
         assert_eq!(frame.lsn, Lsn(9));
         assert_eq!(&buf[frame.payload], b"hello");
         for cut in 0..buf.len() {
             assert!(matches!(
-                decode(&buf[..cut], 0),
+                decode(&buf[..cut]),
                 Err(Corruption::Truncated { .. })
             ));
         }
@@ -97,6 +107,6 @@ mod tests {
 
     #[test]
     fn an_all_zero_frame_is_not_a_record() {
-        assert!(decode(&[0u8; 64], 0).is_err());
+        assert!(decode(&[0u8; 64]).is_err());
     }
 }

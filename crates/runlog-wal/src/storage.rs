@@ -7,7 +7,7 @@
 
 use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -17,8 +17,8 @@ pub trait Storage: Send + Sync + Debug {
     fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
     /// The names of the regular files in `dir`.
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// The whole content of the file at `path`.
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
+    /// Opens the file at `path` for reading front to back.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
     /// Creates the file at `path`, emptying it if it exists, open for appending.
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>>;
     /// Opens the existing file at `path` for appending.
@@ -61,8 +61,8 @@ impl Storage for FsStorage {
         Ok(names)
     }
 
-    fn read(&self, path: &Path) -> io::Result<Vec<u8>> {
-        fs::read(path)
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        Ok(Box::new(File::open(path)?))
     }
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {

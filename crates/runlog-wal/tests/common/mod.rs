@@ -34,7 +34,7 @@ pub fn files(storage: &MemStorage) -> Vec<(PathBuf, Vec<u8>)> {
         .into_iter()
         .map(|name| {
             let path = Path::new(DIR).join(name);
-            let bytes = storage.read(&path).unwrap();
+            let bytes = storage.contents(&path).unwrap();
             (path, bytes)
         })
         .collect()
