@@ -14,7 +14,9 @@
 //! only neighbours keeps "older segment = logged earlier", which the
 //! ordering contract relies on for equal steps.
 
+use std::any::Any;
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
@@ -51,13 +53,23 @@ pub(crate) fn start(shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>> {
         .collect()
 }
 
-/// Runs `job` until shutdown; a failure poisons the database.
+/// Runs `job` until shutdown; a failure, or a panic, poisons the database,
+/// so that writers waiting for the thread get an error instead of waiting
+/// for ever.
 fn run(shared: &Shared, job: Job) {
     loop {
         if shared.signals.lock().shutdown || shared.poison.get().is_some() {
             return;
         }
-        match job(shared) {
+        let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| job(shared))) {
+            Ok(result) => result.map_err(|error| error.to_string()),
+            Err(panic) => Err(format!(
+                "{} panicked: {}",
+                thread::current().name().unwrap_or("a background thread"),
+                panic_message(&*panic)
+            )),
+        };
+        match outcome {
             Ok(true) => continue,
             Ok(false) => {
                 let mut signals = shared.signals.lock();
@@ -67,13 +79,22 @@ fn run(shared: &Shared, job: Job) {
                         .wait_for(&mut signals, Duration::from_millis(100));
                 }
             }
-            Err(error) => {
-                shared.poison.get_or_init(|| error.to_string());
+            Err(cause) => {
+                shared.poison.get_or_init(|| cause);
                 shared.notify(true);
                 return;
             }
         }
     }
+}
+
+/// What a panic said, if it said it with a string.
+fn panic_message(panic: &(dyn Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".into())
 }
 
 /// The flusher's work: flush the oldest frozen memtable or, if none waits,
@@ -340,4 +361,35 @@ fn copies_as_is(
 ) -> bool {
     let half_full = chunk.stats.count as usize >= shared.options.segment.chunk_points / 2;
     writer.pending_points(id) == 0 && (half_full || last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Db;
+
+    fn panicking_job(_: &Shared) -> Result<bool> {
+        panic!("an injected bug")
+    }
+
+    #[test]
+    fn a_panicking_job_poisons_the_database_instead_of_stalling_writers() {
+        let dir = tempfile::tempdir().expect("dir");
+        let db = Db::builder(dir.path())
+            .background_threads(false)
+            .open()
+            .expect("open");
+        let run_id = db.create_run("exp", "run").expect("run");
+        db.log(run_id, "loss", 1.0)
+            .expect("a write before the panic");
+        run(&db.shared, panicking_job);
+        match db.log(run_id, "loss", 2.0) {
+            Err(Error::Poisoned { cause }) => assert!(
+                cause.contains("panicked: an injected bug"),
+                "cause: {cause}"
+            ),
+            other => panic!("expected Poisoned, got {other:?}"),
+        }
+        assert_eq!(db.latest(run_id, "loss").expect("reads go on").value, 1.0);
+    }
 }

@@ -558,7 +558,7 @@ impl Db {
         self.shared.signals.lock().shutdown = true;
         self.shared.wake.notify_all();
         for thread in self.threads.drain(..) {
-            // A panicked background thread has already poisoned the database.
+            // A failed or panicked job has already poisoned the database.
             let _ = thread.join();
         }
     }

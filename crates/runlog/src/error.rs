@@ -37,8 +37,9 @@ pub enum Error {
     /// The handle was opened read-only.
     #[error("the database was opened read-only")]
     ReadOnly,
-    /// A background flush or compaction failed; the database refuses writes
-    /// until reopened (reopening recovers everything acknowledged).
+    /// A background flush or compaction failed, or panicked; the database
+    /// refuses writes until reopened (reopening recovers everything
+    /// acknowledged).
     #[error("the database is poisoned by a failed background task ({cause}); reopen it")]
     Poisoned {
         /// What failed.
