@@ -195,6 +195,8 @@ impl Memtable {
             }
             entry.moves += 1;
         }
+        // Added before subtracting: unsealing may leave less capacity than
+        // there was.
         self.bytes =
             self.bytes + POINT_BYTES * entry.open.steps.capacity() - POINT_BYTES * capacity_before;
         self.points += steps.len();

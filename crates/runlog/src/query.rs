@@ -499,19 +499,21 @@ mod tests {
             }
         }
         out.iter()
-            .map(|(index, s)| {
-                let b = bucket(lo, width, *index, s);
-                (
-                    b.start_step,
-                    b.end_step,
-                    b.count,
-                    b.first.to_bits(),
-                    b.last.to_bits(),
-                    b.min.to_bits(),
-                    b.max.to_bits(),
-                )
-            })
+            .map(|(index, s)| fields(&bucket(lo, width, *index, s)))
             .collect()
+    }
+
+    /// A bucket's fields, floats by their bits (so NaN compares equal).
+    fn fields(b: &Bucket) -> (i64, i64, u64, u64, u64, u64, u64) {
+        (
+            b.start_step,
+            b.end_step,
+            b.count,
+            b.first.to_bits(),
+            b.last.to_bits(),
+            b.min.to_bits(),
+            b.max.to_bits(),
+        )
     }
 
     proptest! {
@@ -531,10 +533,7 @@ mod tests {
                 step += gap;
                 points.push(step, i as i64, value);
             }
-            let got: Vec<_> = bucketize(&points, buckets)
-                .iter()
-                .map(|b| (b.start_step, b.end_step, b.count, b.first.to_bits(), b.last.to_bits(), b.min.to_bits(), b.max.to_bits()))
-                .collect();
+            let got: Vec<_> = bucketize(&points, buckets).iter().map(fields).collect();
             prop_assert_eq!(got, naive(&points, buckets));
         }
     }

@@ -323,9 +323,17 @@ impl Db {
         let wal = self.shared.check_writable()?;
         let (result, wake_flusher) = {
             let mut record_bytes = self.shared.write.lock();
-            self.wait_for_memtable_room()?;
-            let now = now_ms();
-            let (ops, result) = build(&self.shared.state.read().catalog, now)?;
+            let (now, (ops, result)) = {
+                // One shared look serves the room check and the build.
+                let mut state = self.shared.state.read();
+                if self.memtable_full(&state.active) {
+                    drop(state);
+                    self.wait_for_memtable_room()?;
+                    state = self.shared.state.read();
+                }
+                let now = now_ms();
+                (now, build(&state.catalog, now)?)
+            };
             if ops.is_empty() {
                 return Ok(result);
             }
@@ -378,7 +386,7 @@ impl Db {
     /// mutex held.
     fn wait_for_memtable_room(&self) -> Result<()> {
         loop {
-            // The usual case needs only a shared look.
+            // A shared look first: the flusher may have made room.
             if !self.memtable_full(&self.shared.state.read().active) {
                 return Ok(());
             }
