@@ -12,6 +12,7 @@ pub mod codec;
 mod columns;
 mod encode;
 mod error;
+pub mod float_text;
 mod format;
 mod mmap;
 mod reader;

@@ -13,6 +13,7 @@ pub const STATS_LEN: usize = 88;
 
 /// Statistics of a run of points in series order.
 #[derive(Clone, Copy, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Stats {
     /// Number of points (at least 1).
     pub count: u64,
@@ -29,13 +30,29 @@ pub struct Stats {
     /// Largest timestamp, ms.
     pub max_timestamp: i64,
     /// Value of the first point.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::float_text::serialize")
+    )]
     pub first_value: f64,
     /// Value of the last point: the latest value (largest step, ties: last
     /// logged).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::float_text::serialize")
+    )]
     pub last_value: f64,
     /// Smallest value that is not NaN (NaN if all are).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::float_text::serialize")
+    )]
     pub min: f64,
     /// Largest value that is not NaN (NaN if all are).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::float_text::serialize")
+    )]
     pub max: f64,
 }
 

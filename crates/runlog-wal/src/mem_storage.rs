@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::storage::{Storage, StorageFile};
+use crate::storage::{ReadAt, Storage, StorageFile};
 
 /// In-memory files with a live and a durable image, and fault injection.
 ///
@@ -245,6 +245,14 @@ impl Storage for MemStorage {
         Ok(Box::new(io::Cursor::new(self.contents(path)?)))
     }
 
+    fn open_read_at(&self, path: &Path) -> io::Result<Box<dyn ReadAt>> {
+        self.fs.lock().image(path)?;
+        Ok(Box::new(MemFile {
+            fs: Arc::clone(&self.fs),
+            path: path.to_path_buf(),
+        }))
+    }
+
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
         let mut fs = self.fs.lock();
         match fs.files.get_mut(path) {
@@ -288,6 +296,17 @@ impl Storage for MemStorage {
 struct MemFile {
     fs: Arc<Mutex<MemFs>>,
     path: PathBuf,
+}
+
+impl ReadAt for MemFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut fs = self.fs.lock();
+        let live = &fs.image(&self.path)?.live;
+        let start = usize::try_from(offset).map_or(live.len(), |o| o.min(live.len()));
+        let n = buf.len().min(live.len() - start);
+        buf[..n].copy_from_slice(&live[start..start + n]);
+        Ok(n)
+    }
 }
 
 impl StorageFile for MemFile {

@@ -8,6 +8,7 @@
 use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -19,6 +20,9 @@ pub trait Storage: Send + Sync + Debug {
     fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
     /// Opens the file at `path` for reading front to back.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// Opens the file at `path` for reads at any offset, seeing what is
+    /// appended after it was opened (a follower reads a growing file).
+    fn open_read_at(&self, path: &Path) -> io::Result<Box<dyn ReadAt>>;
     /// Creates the file at `path`, emptying it if it exists, open for appending.
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>>;
     /// Opens the existing file at `path` for appending.
@@ -27,6 +31,13 @@ pub trait Storage: Send + Sync + Debug {
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes the creations and deletions of files in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
+}
+
+/// A file read at chosen offsets.
+pub trait ReadAt: Send + Sync + Debug {
+    /// Reads into `buf` from byte `offset`; fewer bytes than asked (or 0)
+    /// means the file ends there.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
 }
 
 /// An open file that is only ever appended to, synced or cut short.
@@ -65,6 +76,10 @@ impl Storage for FsStorage {
         Ok(Box::new(File::open(path)?))
     }
 
+    fn open_read_at(&self, path: &Path) -> io::Result<Box<dyn ReadAt>> {
+        Ok(Box::new(PositionedFile(File::open(path)?)))
+    }
+
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
         // O_TRUNC and O_APPEND cannot be asked for together: empty the file
         // first, then open it for appending like any other.
@@ -83,6 +98,26 @@ impl Storage for FsStorage {
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
+    }
+}
+
+/// A real file read at offsets (`pread`): the open descriptor keeps
+/// reading a file that its writer deletes meanwhile.
+#[derive(Debug)]
+struct PositionedFile(File);
+
+impl ReadAt for PositionedFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match self.0.read_at(&mut buf[filled..], offset + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(filled)
     }
 }
 

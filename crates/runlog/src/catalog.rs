@@ -13,6 +13,7 @@ use crate::wire::{DecodeError, Decoder, Encoder};
 
 /// Identifies a run within a database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct RunId(pub u64);
 
 impl fmt::Display for RunId {
@@ -23,6 +24,11 @@ impl fmt::Display for RunId {
 
 /// Where a run is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "lowercase")
+)]
 pub enum RunStatus {
     /// Still logging (or its writer died without saying otherwise).
     Running,
@@ -90,6 +96,7 @@ impl FromStr for RunStatus {
 
 /// A run and its metadata.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RunInfo {
     /// Its id.
     pub id: RunId,

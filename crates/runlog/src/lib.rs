@@ -31,6 +31,8 @@ mod background;
 mod catalog;
 mod db;
 mod error;
+mod follow;
+mod history_chunks;
 mod id_map;
 pub mod inspect;
 mod limits;
@@ -47,7 +49,12 @@ pub use background::COMPACTION_FANIN;
 pub use catalog::{RunId, RunInfo, RunStatus};
 pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder, MemtableUsage};
 pub use error::{Error, Result};
+pub use follow::{Change, Follower};
+pub use history_chunks::{DEFAULT_CHUNK_POINTS, HistoryChunks};
 pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
-pub use runlog_segment::{Columns, SegmentOptions, Stats};
-pub use runlog_wal::Durability;
+pub use runlog_segment::{Columns, SegmentOptions, Stats, float_text};
+pub use runlog_segment::{
+    Corruption as SegmentCorruption, Error as SegmentError, InputProblem as SegmentInputProblem,
+};
+pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError};

@@ -3,7 +3,7 @@
 //! with summaries, comparisons across runs and downsampling.
 
 use std::collections::BTreeMap;
-use std::ops::RangeBounds;
+use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
 
 use runlog_segment::{Columns, SeriesId, Stats};
@@ -16,12 +16,17 @@ use crate::{Error, Result, RunId};
 
 /// One logged point.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Point {
     /// Its step.
     pub step: i64,
     /// Its timestamp, ms since the Unix epoch.
     pub timestamp_ms: i64,
     /// Its value.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "runlog_segment::float_text::serialize")
+    )]
     pub value: f64,
 }
 
@@ -38,6 +43,7 @@ pub struct RunFilter {
 
 /// A run and the statistics of each of its metrics: one row of a run list.
 #[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RunSummary {
     /// The run.
     pub info: RunInfo,
@@ -68,6 +74,7 @@ pub struct Table {
 
 /// Statistics of the points in one step range of a downsampled history.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Bucket {
     /// The bucket covers steps `start_step..=end_step`.
     pub start_step: i64,
@@ -76,12 +83,28 @@ pub struct Bucket {
     /// Points in the bucket (at least one).
     pub count: u64,
     /// First point's value.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "runlog_segment::float_text::serialize")
+    )]
     pub first: f64,
     /// Last point's value.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "runlog_segment::float_text::serialize")
+    )]
     pub last: f64,
     /// Smallest value that is not NaN (NaN if all are).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "runlog_segment::float_text::serialize")
+    )]
     pub min: f64,
     /// Largest value that is not NaN (NaN if all are).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "runlog_segment::float_text::serialize")
+    )]
     pub max: f64,
 }
 
@@ -111,7 +134,7 @@ fn append_part(history: &mut Columns, start: usize, newer: &Columns) {
 }
 
 impl Db {
-    fn series_of(&self, run: RunId, name: &str) -> Result<SeriesId> {
+    pub(crate) fn series_of(&self, run: RunId, name: &str) -> Result<SeriesId> {
         let state = self.shared.state.read();
         let entry = state.catalog.run(run).ok_or(Error::UnknownRun(run))?;
         entry
@@ -171,7 +194,7 @@ impl Db {
 
     /// Appends the series' points in `steps` to `out`, in order. Sources
     /// that follow each other are read straight into `out`.
-    fn series_history_into(
+    pub(crate) fn series_history_into(
         &self,
         series: SeriesId,
         steps: impl RangeBounds<i64>,
@@ -185,7 +208,11 @@ impl Db {
         } = self.sources(series, &steps);
         let range = (steps.start_bound(), steps.end_bound());
         let start = out.len();
-        out.reserve(count as usize);
+        // The whole series' count is the right size only for a whole read;
+        // a windowed read (`history_chunks`) must not allocate for all.
+        if matches!(range, (Bound::Unbounded, Bound::Unbounded)) {
+            out.reserve(count as usize);
+        }
         let mut history = std::mem::take(out);
         let mut scratch = Columns::default();
         for segment in segments.iter() {
