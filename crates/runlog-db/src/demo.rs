@@ -2,36 +2,31 @@
 
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use runlog::{Db, Durability, RunFilter};
 use runlog_workload::{METRICS, Run, experiment_id, run_id};
 
+use crate::output::CliResult;
+use crate::progress::bar;
 use crate::query::print_runs;
 
 const RUNS: usize = 12;
 
 /// Creates the demo database in `dir` (or reuses it) and lists its runs.
-pub fn run(dir: &Path, steps: u64, json: bool) -> Result<(), String> {
+pub fn run(dir: &Path, steps: u64, json: bool) -> CliResult {
     if dir.join("MANIFEST").exists() {
         eprintln!("{} already holds a database; listing it", dir.display());
     } else {
-        create(dir, steps).map_err(|e| e.to_string())?;
+        create(dir, steps)?;
         eprintln!("created the demo database in {}", dir.display());
     }
-    let db = Db::open_read_only(dir).map_err(|e| e.to_string())?;
-    print_runs(&db, &RunFilter::default(), "loss", json);
-    Ok(())
+    let db = Db::open_read_only(dir)?;
+    print_runs(&db.runs(&RunFilter::default()), &["loss".to_string()], json)
 }
 
 fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
     let db = Db::builder(dir).durability(Durability::Buffered).open()?;
     let per_run = Run { steps, seed: 0 }.point_count();
-    let progress = ProgressBar::new(per_run * RUNS as u64).with_style(
-        ProgressStyle::with_template(
-            "{bar:40} {human_pos}/{human_len} points  {per_sec}  eta {eta}",
-        )
-        .expect("a valid template"),
-    );
+    let progress = bar(per_run * RUNS as u64, "points").with_message("creating the demo");
     for index in 0..RUNS {
         let run = db.create_run(&experiment_id(index % 3), &run_id(index))?;
         db.set_param(run, "lr", "3e-4")?;

@@ -7,7 +7,9 @@ mod demo;
 mod mlflow;
 mod output;
 mod plot;
+mod progress;
 mod query;
+mod run_arg;
 mod storage;
 mod tail;
 mod transfer;
@@ -17,14 +19,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::output::{CliError, Style};
+use crate::run_arg::RunArg;
+
 /// Look into a runlog database, including one a training job is writing.
 #[derive(Debug, Parser)]
 #[command(
     name = "runlog-db",
     version,
-    after_help = "Examples:\n  runlog-db demo                          create ./runlog-demo and list its runs\n  runlog-db runs runlog-demo --metric loss\n  runlog-db metrics runlog-demo exp-0/run-00000\n  runlog-db history runlog-demo 0 loss --buckets 20\n  runlog-db verify runlog-demo"
+    after_help = "Examples:\n  runlog-db demo                          create ./runlog-demo and list its runs\n  runlog-db runs runlog-demo --metric loss,acc --sort loss:min\n  runlog-db metrics runlog-demo exp-0/run-00000\n  runlog-db history runlog-demo 0 loss --buckets 20\n  runlog-db plot runlog-demo 0 loss acc lr -o run0.svg\n  runlog-db verify runlog-demo"
 )]
 struct Cli {
+    /// Print floats in their exact round-trip spelling (as JSON and export do).
+    #[arg(long, global = true)]
+    exact: bool,
+    /// Print times in UTC instead of the local time zone.
+    #[arg(long, global = true)]
+    utc: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -45,9 +56,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List runs with status, times and last/min/max of a metric.
+    /// The experiments, with their run counts.
+    #[command(after_help = "Example:\n  runlog-db experiments runlog-demo")]
+    Experiments {
+        /// The database directory.
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List runs with status, times and last/min/max of metrics.
     #[command(
-        after_help = "Example:\n  runlog-db runs runlog-demo --experiment exp-1 --status completed --metric acc"
+        after_help = "Examples:\n  runlog-db runs runlog-demo --experiment exp-1 --status completed --metric acc\n  runlog-db runs runlog-demo --metric loss,acc --sort loss:min --limit 5\n  runlog-db runs runlog-demo --metric acc --sort acc:max --desc"
     )]
     Runs {
         /// The database directory.
@@ -61,9 +81,19 @@ enum Command {
         /// Only runs with this tag, as key=value.
         #[arg(long)]
         tag: Option<String>,
-        /// The metric whose last/min/max to show.
-        #[arg(long, default_value = "loss")]
-        metric: String,
+        /// The metrics whose last/min/max to show, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "loss")]
+        metric: Vec<String>,
+        /// Sort by a metric's last (default), min or max value: METRIC[:last|min|max];
+        /// runs without it come last.
+        #[arg(long)]
+        sort: Option<query::SortKey>,
+        /// With --sort: largest first.
+        #[arg(long, requires = "sort")]
+        desc: bool,
+        /// Show at most this many runs.
+        #[arg(long)]
+        limit: Option<usize>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -73,8 +103,8 @@ enum Command {
     Metrics {
         /// The database directory.
         dir: PathBuf,
-        /// The run: its id, experiment/name, or a name unique in the database.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -86,8 +116,8 @@ enum Command {
     History {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// The metric.
         metric: String,
         /// First step.
@@ -110,8 +140,8 @@ enum Command {
     Latest {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// The metric (all metrics if left out).
         metric: Option<String>,
         /// Print JSON instead of a table.
@@ -122,8 +152,8 @@ enum Command {
     Params {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -132,13 +162,14 @@ enum Command {
     Tags {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Files, bytes, points, bytes per point overall and per codec, WAL size.
+    /// Files, bytes, points (in segments and in memory/WAL), bytes per point
+    /// overall and per codec, WAL size.
     Stats {
         /// The database directory.
         dir: PathBuf,
@@ -166,30 +197,39 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Merge every segment into one now (opens the database for writing).
+    /// Flush what is in memory and the WAL into segments, then merge every
+    /// segment into one (opens the database for writing).
     Compact {
         /// The database directory.
         dir: PathBuf,
     },
-    /// Draw metrics of a run, or one metric across runs, as an SVG line chart.
+    /// Draw metrics of a run, or metrics across runs, one panel per metric,
+    /// as SVG or PNG (by the output's extension).
     #[command(
-        after_help = "Examples:\n  runlog-db plot runlog-demo 0 loss val_loss -o loss.svg\n  runlog-db plot runlog-demo 0 loss --runs 1,2 --x time -o compare.svg"
+        after_help = "Examples:\n  runlog-db plot runlog-demo 0 loss acc lr -o run0.svg\n  runlog-db plot runlog-demo 0 loss --runs 1,2 --x time --smooth 0.9 -o compare.png\n  runlog-db plot runlog-demo 0 lr --log-y -o lr.svg"
     )]
     Plot {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
-        /// The metrics to draw.
+        #[command(flatten)]
+        run: RunArg,
+        /// The metrics to draw, one panel each.
         #[arg(required = true)]
         metrics: Vec<String>,
-        /// Other runs to draw the (one) metric of, comma-separated.
+        /// Other runs to draw beside the first, comma-separated.
         #[arg(long, value_delimiter = ',')]
         runs: Vec<String>,
         /// The x axis.
         #[arg(long, value_enum, default_value = "step")]
         x: plot::XAxis,
-        /// The SVG file to write.
+        /// Smooth each line with an exponential moving average of this
+        /// weight (0 to 1, as TensorBoard's slider), the raw line faint behind.
+        #[arg(long)]
+        smooth: Option<f64>,
+        /// A logarithmic y axis (values <= 0 are left out, and said so).
+        #[arg(long)]
+        log_y: bool,
+        /// The file to write: `.svg` or `.png`.
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -204,13 +244,14 @@ enum Command {
         /// An `mlflow.db` SQLite file or an `mlruns` folder.
         source: PathBuf,
     },
-    /// Follow a live run: print new points as the writer logs them, until Ctrl-C.
+    /// Follow a live run: print every point as the writer logs it, in the
+    /// order logged, until Ctrl-C. Waits for a run that does not exist yet.
     #[command(after_help = "Example:\n  runlog-db tail /data/runs exp/run-7 loss acc")]
     Tail {
         /// The database directory.
         dir: PathBuf,
-        /// The run.
-        run: String,
+        #[command(flatten)]
+        run: RunArg,
         /// The metrics to follow (all if none).
         metrics: Vec<String>,
         /// Print JSON lines.
@@ -218,7 +259,8 @@ enum Command {
         json: bool,
     },
     /// Write points as CSV or JSON lines (run, experiment, metric, step,
-    /// timestamp_ms, value), floats exact.
+    /// timestamp_ms, value), floats exact. Points only: run status, times,
+    /// params, tags and table metrics are not in these files.
     #[command(
         after_help = "Example:\n  runlog-db export runlog-demo --run exp-0/run-00000 --format csv -o run0.csv"
     )]
@@ -228,6 +270,9 @@ enum Command {
         /// Only this run.
         #[arg(long)]
         run: Option<String>,
+        /// With --run: the run's experiment (for names that hold `/`).
+        #[arg(long, requires = "run")]
+        experiment: Option<String>,
         /// The file format.
         #[arg(long, value_enum)]
         format: transfer::Format,
@@ -235,8 +280,9 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
-    /// Read points written by `export` (or any file with its columns); a bad
-    /// line is reported with its number and nothing is written.
+    /// Read points written by `export` (or any file with its named columns):
+    /// the file is read twice, streaming; a bad line is reported with its
+    /// number and nothing is written.
     #[command(after_help = "Example:\n  runlog-db import /data/runs --format jsonl points.jsonl")]
     Import {
         /// The database directory (created if missing).
@@ -249,18 +295,33 @@ enum Command {
     },
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn run(command: Command) -> Result<(), CliError> {
+    match command {
         Command::Demo { dir, steps, json } => demo::run(&dir, steps, json),
+        Command::Experiments { dir, json } => query::experiments(&dir, json),
         Command::Runs {
             dir,
             experiment,
             status,
             tag,
             metric,
+            sort,
+            desc,
+            limit,
             json,
-        } => query::runs(&dir, experiment, status, tag, &metric, json),
+        } => query::runs(
+            &dir,
+            query::RunsQuery {
+                experiment,
+                status,
+                tag,
+                metrics: metric,
+                sort,
+                descending: desc,
+                limit,
+            },
+            json,
+        ),
         Command::Metrics { dir, run, json } => query::metrics(&dir, &run, json),
         Command::History {
             dir,
@@ -271,7 +332,18 @@ fn main() -> ExitCode {
             limit,
             buckets,
             json,
-        } => query::history(&dir, &run, &metric, from, to, limit, buckets, json),
+        } => query::history(
+            &dir,
+            &run,
+            &metric,
+            query::HistoryQuery {
+                from,
+                to,
+                limit,
+                buckets,
+            },
+            json,
+        ),
         Command::Latest {
             dir,
             run,
@@ -290,9 +362,18 @@ fn main() -> ExitCode {
             metrics,
             runs,
             x,
+            smooth,
+            log_y,
             output,
-        } => plot::run(&dir, &run, &metrics, &runs, x, &output),
-        Command::ImportMlflow { dir, source } => mlflow::import(&dir, &source),
+        } => plot::run(
+            &dir,
+            &run,
+            &metrics,
+            &runs,
+            plot::Options { x, smooth, log_y },
+            &output,
+        ),
+        Command::ImportMlflow { dir, source } => Ok(mlflow::import(&dir, &source)?),
         Command::Tail {
             dir,
             run,
@@ -302,14 +383,26 @@ fn main() -> ExitCode {
         Command::Export {
             dir,
             run,
+            experiment,
             format,
             output,
-        } => transfer::export(&dir, run.as_deref(), format, &output),
+        } => {
+            let run = run.map(|run| RunArg { run, experiment });
+            transfer::export(&dir, run.as_ref(), format, &output)
+        }
         Command::Import { dir, format, file } => transfer::import(&dir, format, &file),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    output::set_style(Style {
+        exact: cli.exact,
+        utc: cli.utc,
+    });
+    match run(cli.command) {
+        Ok(()) | Err(CliError::BrokenPipe) => ExitCode::SUCCESS,
+        Err(CliError::Message(message)) => {
             eprintln!("runlog-db: {message}");
             ExitCode::FAILURE
         }

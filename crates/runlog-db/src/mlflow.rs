@@ -20,7 +20,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use runlog::{Db, RunStatus};
 
 /// A run read from MLflow.
@@ -150,16 +149,22 @@ fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
     Ok(runs.into_values().collect())
 }
 
-/// `key: value` lines of an MLflow `meta.yaml` (flat, as MLflow writes it).
+/// The top-level `key: value` entries of an MLflow `meta.yaml`, each value
+/// as its text (numbers and booleans as YAML spells them).
 fn meta(path: &Path) -> Result<BTreeMap<String, String>, String> {
     let text = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter(|line| !line.starts_with(' ') && !line.starts_with('-'))
-        .filter_map(|line| line.split_once(':'))
-        .map(|(k, v)| {
-            let v = v.trim().trim_matches(|c| c == '\'' || c == '"');
-            (k.trim().to_string(), v.to_string())
+    let document: BTreeMap<String, serde_norway::Value> =
+        serde_norway::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(document
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let text = match value {
+                serde_norway::Value::String(s) => s,
+                serde_norway::Value::Number(n) => n.to_string(),
+                serde_norway::Value::Bool(b) => b.to_string(),
+                _ => return None,
+            };
+            Some((key, text))
         })
         .collect())
 }
@@ -167,26 +172,26 @@ fn meta(path: &Path) -> Result<BTreeMap<String, String>, String> {
 /// Every file under `dir`, with its path relative to `dir` joined by `/`
 /// (MLflow stores a key `a/b` as the folder `a` holding the file `b`).
 fn keyed_files(dir: &Path) -> Result<Vec<(String, std::path::PathBuf)>, String> {
-    let mut out = Vec::new();
-    let Ok(entries) = fs::read_dir(dir) else {
-        return Ok(out);
-    };
-    for entry in entries {
-        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
-        if path.is_dir() {
-            for (key, file) in keyed_files(&path)? {
-                out.push((format!("{name}/{key}"), file));
-            }
-        } else {
-            out.push((name, path));
-        }
+    if !dir.is_dir() {
+        return Ok(Vec::new());
     }
-    out.sort();
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).min_depth(1).sort_by_file_name() {
+        let entry = entry.map_err(|e| format!("{}: {e}", dir.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let key: Vec<&str> = relative
+            .components()
+            .map(|c| {
+                c.as_os_str().to_str().ok_or_else(|| {
+                    format!("{}: the file name is not UTF-8", entry.path().display())
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        out.push((key.join("/"), entry.into_path()));
+    }
     Ok(out)
 }
 
@@ -318,10 +323,7 @@ fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
         .flat_map(|r| r.metrics.values())
         .map(Vec::len)
         .sum();
-    let progress = ProgressBar::new(total as u64).with_style(
-        ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} points")
-            .expect("a valid template"),
-    );
+    let progress = crate::progress::bar(total as u64, "points").with_message("importing");
     let e = |e: runlog::Error| e.to_string();
     for run in &runs {
         let base = if run.name.is_empty() {
@@ -332,7 +334,8 @@ fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
         let name = if db.find_run(&run.experiment, &base).is_none() {
             base
         } else {
-            format!("{base}-{}", &run.run_id[..run.run_id.len().min(8)])
+            let short: String = run.run_id.chars().take(8).collect();
+            format!("{base}-{short}")
         };
         let id = match run.start_ms {
             Some(start) => db.create_run_at(&run.experiment, &name, start),

@@ -1,11 +1,13 @@
 //! Commands that read runs and metrics.
 
 use std::path::Path;
+use std::str::FromStr;
 
-use runlog::{Db, RunFilter, RunId, RunStatus};
+use runlog::{DEFAULT_CHUNK_POINTS, Db, RunFilter, RunStatus, RunSummary, Stats};
 use serde_json::{Value, json};
 
-use crate::output::{Table, json_num, num, time};
+use crate::output::{Align, CliResult, Out, Table, duration, num, time};
+use crate::run_arg::RunArg;
 
 /// Opens `dir` read-only, with a clear error if it holds no database.
 pub fn open(dir: &Path) -> Result<Db, String> {
@@ -15,52 +17,104 @@ pub fn open(dir: &Path) -> Result<Db, String> {
     Db::open_read_only(dir).map_err(|e| e.to_string())
 }
 
-/// Finds a run by id, `experiment/name`, or a name unique in the database.
-pub fn resolve_run(db: &Db, run: &str) -> Result<RunId, String> {
-    if let Ok(id) = run.parse::<u64>()
-        && db.run(RunId(id)).is_ok()
-    {
-        return Ok(RunId(id));
-    }
-    if let Some((experiment, name)) = run.split_once('/')
-        && let Some(id) = db.find_run(experiment, name)
-    {
-        return Ok(id);
-    }
-    let matches: Vec<RunId> = db
-        .runs(&RunFilter::default())
-        .into_iter()
-        .filter(|r| r.info.name == run)
-        .map(|r| r.info.id)
-        .collect();
-    match matches[..] {
-        [id] => Ok(id),
-        [] => Err(format!(
-            "no run {run:?} (give an id, experiment/name or a unique name)"
-        )),
-        _ => Err(format!(
-            "{} runs are named {run:?}; give experiment/name or the id",
-            matches.len()
-        )),
+/// A float for JSON: a number, or the exact spelling as a string (JSON has
+/// no NaN or infinity).
+pub fn json_num(value: f64) -> Value {
+    if value.is_finite() {
+        json!(value)
+    } else {
+        json!(runlog::float_text::exact(value))
     }
 }
 
-fn print_json(value: &Value) {
-    println!("{value}");
+/// Which statistic `runs --sort` orders by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SortBy {
+    /// The latest value.
+    Last,
+    /// The smallest value.
+    Min,
+    /// The largest value.
+    Max,
+}
+
+/// `--sort METRIC[:last|min|max]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SortKey {
+    metric: String,
+    by: SortBy,
+}
+
+impl FromStr for SortKey {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<SortKey, String> {
+        let (metric, by) = match text.rsplit_once(':') {
+            Some((metric, "last")) => (metric, SortBy::Last),
+            Some((metric, "min")) => (metric, SortBy::Min),
+            Some((metric, "max")) => (metric, SortBy::Max),
+            _ => (text, SortBy::Last),
+        };
+        if metric.is_empty() {
+            return Err(format!("--sort {text:?}: give METRIC[:last|min|max]"));
+        }
+        Ok(SortKey {
+            metric: metric.to_string(),
+            by,
+        })
+    }
+}
+
+impl SortKey {
+    fn value(&self, stats: &Stats) -> f64 {
+        match self.by {
+            SortBy::Last => stats.last_value,
+            SortBy::Min => stats.min,
+            SortBy::Max => stats.max,
+        }
+    }
+}
+
+/// What `runs` lists.
+#[derive(Debug)]
+pub struct RunsQuery {
+    /// Only this experiment.
+    pub experiment: Option<String>,
+    /// Only this status.
+    pub status: Option<String>,
+    /// Only runs with this `key=value` tag.
+    pub tag: Option<String>,
+    /// The metrics shown.
+    pub metrics: Vec<String>,
+    /// The order.
+    pub sort: Option<SortKey>,
+    /// Largest first.
+    pub descending: bool,
+    /// At most this many runs.
+    pub limit: Option<usize>,
+}
+
+/// `experiments`: names and run counts.
+pub fn experiments(dir: &Path, json: bool) -> CliResult {
+    let db = open(dir)?;
+    let experiments = db.experiments();
+    let mut out = Out::new();
+    if json {
+        return out.json(&experiments);
+    }
+    let mut table = Table::new(&[("experiment", Align::Left), ("runs", Align::Right)]);
+    for (name, runs) in &experiments {
+        table.row(vec![name.clone(), runs.to_string()]);
+    }
+    table.print(&mut out)
 }
 
 /// `runs`: the run list.
-pub fn runs(
-    dir: &Path,
-    experiment: Option<String>,
-    status: Option<String>,
-    tag: Option<String>,
-    metric: &str,
-    json: bool,
-) -> Result<(), String> {
+pub fn runs(dir: &Path, query: RunsQuery, json: bool) -> CliResult {
     let db = open(dir)?;
-    let status = status.map(|s| s.parse::<RunStatus>()).transpose()?;
-    let tag = tag
+    let status = query.status.map(|s| s.parse::<RunStatus>()).transpose()?;
+    let tag = query
+        .tag
         .map(|t| {
             t.split_once('=')
                 .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -68,101 +122,123 @@ pub fn runs(
         })
         .transpose()?;
     let filter = RunFilter {
-        experiment,
+        experiment: query.experiment,
         status,
         tag,
     };
-    print_runs(&db, &filter, metric, json);
-    Ok(())
+    let mut runs = db.runs(&filter);
+    if let Some(sort) = &query.sort {
+        // Runs without the metric last; NaN after every number.
+        runs.sort_by(|a, b| {
+            let key = |r: &RunSummary| r.metric(&sort.metric).map(|s| sort.value(s));
+            match (key(a), key(b)) {
+                (Some(x), Some(y)) => match (x.is_nan(), y.is_nan()) {
+                    (false, false) => x.total_cmp(&y),
+                    (x_nan, y_nan) => x_nan.cmp(&y_nan),
+                },
+                (x, y) => x.is_none().cmp(&y.is_none()),
+            }
+        });
+    }
+    if query.descending {
+        // Reversed within the runs that have the metric; the others stay last.
+        let with = query.sort.as_ref().map_or(runs.len(), |sort| {
+            runs.iter()
+                .filter(|r| r.metric(&sort.metric).is_some())
+                .count()
+        });
+        runs[..with].reverse();
+    }
+    runs.truncate(query.limit.unwrap_or(usize::MAX));
+    print_runs(&runs, &query.metrics, json)
 }
 
-/// Prints the runs matching `filter` with `metric`'s summary.
-pub fn print_runs(db: &Db, filter: &RunFilter, metric: &str, json: bool) {
-    let runs = db.runs(filter);
+/// Prints runs with the last/min/max of each of `metrics`.
+pub fn print_runs(runs: &[RunSummary], metrics: &[String], json: bool) -> CliResult {
+    let mut out = Out::new();
     if json {
         let rows: Vec<Value> = runs
             .iter()
             .map(|r| {
-                let stats = r.metric(metric);
+                let summaries: serde_json::Map<String, Value> = metrics
+                    .iter()
+                    .map(|m| (m.clone(), json!(r.metric(m))))
+                    .collect();
                 json!({
-                    "id": r.info.id.0,
-                    "experiment": r.info.experiment,
-                    "name": r.info.name,
-                    "status": r.info.status.as_str(),
-                    "start_ms": r.info.start_ms,
-                    "end_ms": r.info.end_ms,
-                    "last_write_ms": r.info.last_write_ms,
-                    "metric": metric,
-                    "count": stats.map(|s| s.count),
-                    "last": stats.map(|s| json_num(s.last_value)),
-                    "min": stats.map(|s| json_num(s.min)),
-                    "max": stats.map(|s| json_num(s.max)),
+                    "id": r.info.id, "experiment": r.info.experiment, "name": r.info.name,
+                    "status": r.info.status, "start_ms": r.info.start_ms, "end_ms": r.info.end_ms,
+                    "last_write_ms": r.info.last_write_ms, "metrics": summaries,
                 })
             })
             .collect();
-        print_json(&Value::Array(rows));
-        return;
+        return out.json(&rows);
     }
-    let mut table = Table::new(&[
-        "id",
-        "experiment",
-        "run",
-        "status",
-        "start",
-        "end",
-        metric,
-        "min",
-        "max",
-    ]);
-    for r in &runs {
-        let stats = r.metric(metric);
-        let cell = |f: fn(&runlog::Stats) -> f64| stats.map_or("-".to_string(), |s| num(f(s)));
-        table.row(vec![
+    let mut columns = vec![
+        ("id", Align::Right),
+        ("experiment", Align::Left),
+        ("run", Align::Left),
+        ("status", Align::Left),
+        ("start", Align::Left),
+        ("duration", Align::Right),
+    ];
+    let headers: Vec<[String; 3]> = metrics
+        .iter()
+        .map(|m| [m.clone(), format!("{m} min"), format!("{m} max")])
+        .collect();
+    for header in &headers {
+        columns.extend(header.iter().map(|h| (h.as_str(), Align::Right)));
+    }
+    let mut table = Table::new(&columns);
+    for r in runs {
+        let end = r.info.end_ms.unwrap_or(r.info.last_write_ms);
+        let mut cells = vec![
             r.info.id.to_string(),
             r.info.experiment.clone(),
             r.info.name.clone(),
             r.info.status.to_string(),
             time(r.info.start_ms),
-            r.info.end_ms.map_or("-".into(), time),
-            cell(|s| s.last_value),
-            cell(|s| s.min),
-            cell(|s| s.max),
-        ]);
+            duration(end - r.info.start_ms),
+        ];
+        for metric in metrics {
+            match r.metric(metric) {
+                Some(s) => cells.extend([num(s.last_value), num(s.min), num(s.max)]),
+                None => cells.extend(["-".into(), "-".into(), "-".into()]),
+            }
+        }
+        table.row(cells);
     }
-    println!("{}", table.render());
+    table.print(&mut out)
 }
 
 /// `metrics`: every metric of a run with its statistics.
-pub fn metrics(dir: &Path, run: &str, json: bool) -> Result<(), String> {
+pub fn metrics(dir: &Path, run: &RunArg, json: bool) -> CliResult {
     let db = open(dir)?;
-    let id = resolve_run(&db, run)?;
-    let names = db.metric_names(id).map_err(|e| e.to_string())?;
-    let all: Vec<(String, runlog::Stats)> = names
+    let id = run.resolve(&db)?;
+    let all: Vec<(String, Stats)> = db
+        .metric_names(id)?
         .into_iter()
-        .map(|n| db.stats(id, &n).map(|s| (n, s)).map_err(|e| e.to_string()))
+        .map(|n| db.stats(id, &n).map(|s| (n, s)))
         .collect::<Result<_, _>>()?;
+    let mut out = Out::new();
     if json {
         let rows: Vec<Value> = all
             .iter()
             .map(|(name, s)| {
-                json!({
-                    "metric": name, "count": s.count, "first_step": s.first_step,
-                    "last_step": s.last_step, "last": json_num(s.last_value),
-                    "min": json_num(s.min), "max": json_num(s.max),
-                })
+                let mut row = json!(s);
+                row["metric"] = json!(name);
+                row
             })
             .collect();
-        print_json(&Value::Array(rows));
-        return Ok(());
+        return out.json(&rows);
     }
     let mut table = Table::new(&[
-        "metric",
-        "count",
-        "first step",
-        "last step",
-        "last",
-        "min",
-        "max",
+        ("metric", Align::Left),
+        ("count", Align::Right),
+        ("first step", Align::Right),
+        ("last step", Align::Right),
+        ("last", Align::Right),
+        ("min", Align::Right),
+        ("max", Align::Right),
     ]);
     for (name, s) in &all {
         table.row(vec![
@@ -175,137 +251,148 @@ pub fn metrics(dir: &Path, run: &str, json: bool) -> Result<(), String> {
             num(s.max),
         ]);
     }
-    println!("{}", table.render());
-    Ok(())
+    table.print(&mut out)
 }
 
-/// `history`: points or buckets.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "one argument per command-line option"
-)]
+/// The options of `history`.
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryQuery {
+    /// First step.
+    pub from: Option<i64>,
+    /// Last step.
+    pub to: Option<i64>,
+    /// At most this many points or buckets.
+    pub limit: Option<usize>,
+    /// Downsample into this many buckets.
+    pub buckets: Option<usize>,
+}
+
+/// `history`: points (streamed, in bounded memory) or buckets.
 pub fn history(
     dir: &Path,
-    run: &str,
+    run: &RunArg,
     metric: &str,
-    from: Option<i64>,
-    to: Option<i64>,
-    limit: Option<usize>,
-    buckets: Option<usize>,
+    query: HistoryQuery,
     json: bool,
-) -> Result<(), String> {
+) -> CliResult {
     let db = open(dir)?;
-    let id = resolve_run(&db, run)?;
-    let range = from.unwrap_or(i64::MIN)..=to.unwrap_or(i64::MAX);
-    if let Some(buckets) = buckets {
-        let buckets = db
-            .downsample(id, metric, range, buckets)
-            .map_err(|e| e.to_string())?;
-        let mut table = Table::new(&[
-            "from step",
-            "to step",
-            "count",
-            "first",
-            "last",
-            "min",
-            "max",
-        ]);
-        for b in buckets.iter().take(limit.unwrap_or(usize::MAX)) {
-            if json {
-                print_json(&json!({
-                    "start_step": b.start_step, "end_step": b.end_step, "count": b.count,
-                    "first": json_num(b.first), "last": json_num(b.last),
-                    "min": json_num(b.min), "max": json_num(b.max),
-                }));
-            } else {
-                table.row(vec![
-                    b.start_step.to_string(),
-                    b.end_step.to_string(),
-                    b.count.to_string(),
-                    num(b.first),
-                    num(b.last),
-                    num(b.min),
-                    num(b.max),
-                ]);
-            }
-        }
-        if !json {
-            println!("{}", table.render());
-        }
-        return Ok(());
-    }
-    let points = db.history(id, metric, range).map_err(|e| e.to_string())?;
-    let shown = points.len().min(limit.unwrap_or(usize::MAX));
-    let mut table = Table::new(&["step", "timestamp_ms", "value"]);
-    for i in 0..shown {
+    let id = run.resolve(&db)?;
+    let range = query.from.unwrap_or(i64::MIN)..=query.to.unwrap_or(i64::MAX);
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let mut out = Out::new();
+    if let Some(buckets) = query.buckets {
+        let buckets = db.downsample(id, metric, range, buckets)?;
+        let buckets = &buckets[..buckets.len().min(limit)];
         if json {
-            print_json(&json!({
-                "step": points.steps[i], "timestamp_ms": points.timestamps[i],
-                "value": json_num(points.values[i]),
-            }));
-        } else {
+            for bucket in buckets {
+                out.json(bucket)?;
+            }
+            return Ok(());
+        }
+        let mut table = Table::new(&[
+            ("from step", Align::Right),
+            ("to step", Align::Right),
+            ("count", Align::Right),
+            ("first", Align::Right),
+            ("last", Align::Right),
+            ("min", Align::Right),
+            ("max", Align::Right),
+        ]);
+        for b in buckets {
             table.row(vec![
-                points.steps[i].to_string(),
-                points.timestamps[i].to_string(),
-                num(points.values[i]),
+                b.start_step.to_string(),
+                b.end_step.to_string(),
+                b.count.to_string(),
+                num(b.first),
+                num(b.last),
+                num(b.min),
+                num(b.max),
             ]);
         }
+        return table.print(&mut out);
     }
+    // Streamed: one window of points at a time, one line per point (a
+    // table would have to hold every row to size its columns).
+    let mut printed = 0;
     if !json {
-        println!("{}", table.render());
+        out.line(format!("{:>12}  {:<27}  {:>12}", "step", "time", "value"))?;
+    }
+    for chunk in db.history_chunks(id, metric, range, DEFAULT_CHUNK_POINTS)? {
+        let chunk = chunk?;
+        for i in 0..chunk.len() {
+            if printed == limit {
+                return Ok(());
+            }
+            let (step, timestamp, value) = (chunk.steps[i], chunk.timestamps[i], chunk.values[i]);
+            if json {
+                out.json(&json!({
+                    "step": step, "timestamp_ms": timestamp, "value": json_num(value),
+                }))?;
+            } else {
+                out.line(format!(
+                    "{step:>12}  {:<27}  {:>12}",
+                    time(timestamp),
+                    num(value)
+                ))?;
+            }
+            printed += 1;
+        }
     }
     Ok(())
 }
 
 /// `latest`: one metric's latest point, or every metric's.
-pub fn latest(dir: &Path, run: &str, metric: Option<&str>, json: bool) -> Result<(), String> {
+pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> CliResult {
     let db = open(dir)?;
-    let id = resolve_run(&db, run)?;
+    let id = run.resolve(&db)?;
     let names = match metric {
         Some(m) => vec![m.to_string()],
-        None => db.metric_names(id).map_err(|e| e.to_string())?,
+        None => db.metric_names(id)?,
     };
-    let mut table = Table::new(&["metric", "step", "timestamp", "value"]);
+    let mut table = Table::new(&[
+        ("metric", Align::Left),
+        ("step", Align::Right),
+        ("time", Align::Left),
+        ("value", Align::Right),
+    ]);
     let mut rows = Vec::new();
     for name in names {
-        let point = db.latest(id, &name).map_err(|e| e.to_string())?;
-        rows.push(json!({
-            "metric": name, "step": point.step, "timestamp_ms": point.timestamp_ms,
-            "value": json_num(point.value),
-        }));
+        let point = db.latest(id, &name)?;
         table.row(vec![
-            name,
+            name.clone(),
             point.step.to_string(),
             time(point.timestamp_ms),
             num(point.value),
         ]);
+        let mut row = json!(point);
+        row["metric"] = json!(name);
+        rows.push(row);
     }
+    let mut out = Out::new();
     if json {
-        print_json(&Value::Array(rows));
+        out.json(&rows)
     } else {
-        println!("{}", table.render());
+        table.print(&mut out)
     }
-    Ok(())
 }
 
 /// `params` and `tags`.
-pub fn key_values(dir: &Path, run: &str, what: &str, json: bool) -> Result<(), String> {
+pub fn key_values(dir: &Path, run: &RunArg, what: &str, json: bool) -> CliResult {
     let db = open(dir)?;
-    let id = resolve_run(&db, run)?;
-    let info = db.run(id).map_err(|e| e.to_string())?;
+    let id = run.resolve(&db)?;
+    let info = db.run(id)?;
     let map = if what == "param" {
         info.params
     } else {
         info.tags
     };
+    let mut out = Out::new();
     if json {
-        print_json(&json!(map));
-        return Ok(());
+        return out.json(&map);
     }
-    let mut table = Table::new(&["key", "value"]);
+    let mut table = Table::new(&[("key", Align::Left), ("value", Align::Left)]);
     for (k, v) in map {
         table.row(vec![k, v]);
     }
-    println!("{}", table.render());
-    Ok(())
+    table.print(&mut out)
 }

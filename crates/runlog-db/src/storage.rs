@@ -1,20 +1,25 @@
 //! Commands about the files: stats, verify, wal, compact.
 
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::Duration;
 
-use indicatif::ProgressBar;
 use runlog::Db;
 use runlog::inspect::{self, Problem};
 use serde_json::{Value, json};
 
-use crate::output::Table;
+use crate::output::{Align, CliResult, Out, Table};
+use crate::progress::spinner;
 use crate::query::open;
 
-/// `stats`: files, bytes, points, bytes per point, per codec, WAL.
-pub fn stats(dir: &Path, json: bool) -> Result<(), String> {
-    open(dir)?;
-    let stats = inspect::storage_stats(dir).map_err(|e| e.to_string())?;
+/// `stats`: files, bytes, points (in segments and in memory), bytes per
+/// point, per codec, WAL.
+pub fn stats(dir: &Path, json: bool) -> CliResult {
+    let db = open(dir)?;
+    // Points the WAL holds that no segment has yet: a reader replays them
+    // into its memtable.
+    let pending = db.memtable_usage().points;
+    let stats = inspect::storage_stats(dir)?;
+    let mut out = Out::new();
     if json {
         let segments: Vec<Value> = stats
             .segments
@@ -30,18 +35,22 @@ pub fn stats(dir: &Path, json: bool) -> Result<(), String> {
                 (name.clone(), json!({"bytes": bytes, "columns": columns}))
             })
             .collect();
-        println!(
-            "{}",
-            json!({
-                "segments": segments, "points": stats.points, "segment_bytes": stats.segment_bytes,
-                "bytes_per_point": stats.bytes_per_point(), "codecs": codecs,
-                "wal_files": stats.wal_files, "wal_bytes": stats.wal_bytes,
-                "manifest_bytes": stats.manifest_bytes,
-            })
-        );
-        return Ok(());
+        return out.json(&json!({
+            "segments": segments, "points": stats.points + pending,
+            "segment_points": stats.points, "wal_points": pending,
+            "segment_bytes": stats.segment_bytes,
+            "bytes_per_point": stats.bytes_per_point(), "codecs": codecs,
+            "wal_files": stats.wal_files, "wal_bytes": stats.wal_bytes,
+            "manifest_bytes": stats.manifest_bytes,
+        }));
     }
-    let mut files = Table::new(&["segment", "level", "bytes", "points", "bytes/point"]);
+    let mut files = Table::new(&[
+        ("segment", Align::Left),
+        ("level", Align::Right),
+        ("bytes", Align::Right),
+        ("points", Align::Right),
+        ("bytes/point", Align::Right),
+    ]);
     for (path, level, bytes, points) in &stats.segments {
         let name = path
             .file_name()
@@ -59,39 +68,50 @@ pub fn stats(dir: &Path, json: bool) -> Result<(), String> {
             format!("{per_point:.3}"),
         ]);
     }
-    println!("{}\n", files.render());
-    let mut levels = std::collections::BTreeMap::new();
-    for (_, level, ..) in &stats.segments {
-        *levels.entry(*level).or_insert(0) += 1;
-    }
-    let levels: Vec<String> = levels
-        .iter()
-        .map(|(l, n)| format!("level {l}: {n}"))
-        .collect();
-    println!("segments per level: {}\n", levels.join(", "));
-    let mut codecs = Table::new(&["column:codec", "columns", "bytes", "share"]);
-    let column_bytes: u64 = stats.codecs.values().map(|c| c.0).sum();
-    for (name, (bytes, columns)) in &stats.codecs {
-        let share = 100.0 * *bytes as f64 / column_bytes.max(1) as f64;
-        codecs.row(vec![
-            name.clone(),
-            columns.to_string(),
-            bytes.to_string(),
-            format!("{share:.1}%"),
+    if !stats.segments.is_empty() {
+        files.print(&mut out)?;
+        let mut levels = BTreeMap::new();
+        for (_, level, ..) in &stats.segments {
+            *levels.entry(*level).or_insert(0) += 1;
+        }
+        let levels: Vec<String> = levels
+            .iter()
+            .map(|(l, n)| format!("level {l}: {n}"))
+            .collect();
+        out.line(format!("segments per level: {}\n", levels.join(", ")))?;
+        let mut codecs = Table::new(&[
+            ("column:codec", Align::Left),
+            ("columns", Align::Right),
+            ("bytes", Align::Right),
+            ("share", Align::Right),
         ]);
+        let column_bytes: u64 = stats.codecs.values().map(|c| c.0).sum();
+        for (name, (bytes, columns)) in &stats.codecs {
+            let share = 100.0 * *bytes as f64 / column_bytes.max(1) as f64;
+            codecs.row(vec![
+                name.clone(),
+                columns.to_string(),
+                bytes.to_string(),
+                format!("{share:.1}%"),
+            ]);
+        }
+        codecs.print(&mut out)?;
     }
-    println!("{}\n", codecs.render());
-    println!(
-        "points {}  segment bytes {}  bytes/point {:.3}  segments {}\nWAL {} files, {} bytes  manifest {} bytes",
+    let per_point = if stats.points == 0 {
+        "-".to_string()
+    } else {
+        format!("{:.3}", stats.bytes_per_point())
+    };
+    out.line(format!(
+        "points {}: {} in {} segments ({} bytes, {per_point} bytes/point), {pending} in the WAL not yet flushed\nWAL {} files, {} bytes  manifest {} bytes",
+        stats.points + pending,
         stats.points,
-        stats.segment_bytes,
-        stats.bytes_per_point(),
         stats.segments.len(),
+        stats.segment_bytes,
         stats.wal_files,
         stats.wal_bytes,
         stats.manifest_bytes
-    );
-    Ok(())
+    ))
 }
 
 fn describe(problem: &Problem) -> String {
@@ -106,81 +126,85 @@ fn describe(problem: &Problem) -> String {
 }
 
 /// `verify`: every check; non-zero exit on any problem.
-pub fn verify(dir: &Path, json: bool) -> Result<(), String> {
+pub fn verify(dir: &Path, json: bool) -> CliResult {
     open(dir)?;
-    let report = inspect::verify(dir).map_err(|e| e.to_string())?;
+    let progress = spinner(format!("verifying {}", dir.display()));
+    let report = inspect::verify(dir);
+    progress.finish_and_clear();
+    let report = report?;
+    let mut out = Out::new();
     if json {
         let problems: Vec<Value> = report
             .problems
             .iter()
             .map(|p| json!({"file": p.file, "offset": p.offset, "message": p.message}))
             .collect();
-        println!(
-            "{}",
-            json!({
-                "segments": report.segments, "chunks": report.chunks, "points": report.points,
-                "wal_records": report.wal_records, "problems": problems,
-            })
-        );
+        out.json(&json!({
+            "segments": report.segments, "chunks": report.chunks, "points": report.points,
+            "wal_records": report.wal_records, "problems": problems,
+        }))?;
     } else {
         for problem in &report.problems {
-            println!("PROBLEM {}", describe(problem));
+            out.line(format!("PROBLEM {}", describe(problem)))?;
         }
-        println!(
+        out.line(format!(
             "checked {} segments, {} chunks, {} points, {} WAL records: {} problems",
             report.segments,
             report.chunks,
             report.points,
             report.wal_records,
             report.problems.len()
-        );
+        ))?;
     }
+    out.flush()?;
     match report.problems.first() {
         None => Ok(()),
         Some(first) => Err(format!(
             "{} problems found; first: {}",
             report.problems.len(),
             describe(first)
-        )),
+        )
+        .into()),
     }
 }
 
 /// `wal`: one line (or JSON line) per record.
-pub fn wal(dir: &Path, from: u64, json: bool) -> Result<(), String> {
+pub fn wal(dir: &Path, from: u64, json: bool) -> CliResult {
     open(dir)?;
-    for entry in inspect::wal_entries(dir, from).map_err(|e| e.to_string())? {
+    let mut out = Out::new();
+    for entry in inspect::wal_entries(dir, from)? {
         if json {
-            println!(
-                "{}",
-                json!({"lsn": entry.lsn, "bytes": entry.bytes, "wall_ms": entry.wall_ms, "ops": entry.ops})
-            );
+            out.json(&json!({"lsn": entry.lsn, "bytes": entry.bytes, "wall_ms": entry.wall_ms, "ops": entry.ops}))?;
         } else {
-            println!(
+            out.line(format!(
                 "{:>10}  {:>8} B  {}",
                 entry.lsn,
                 entry.bytes,
                 entry.ops.join("; ")
-            );
+            ))?;
         }
     }
     Ok(())
 }
 
-/// `compact`: a full compaction, with a spinner while it runs.
-pub fn compact(dir: &Path) -> Result<(), String> {
+/// `compact`: flush what the WAL holds, then a full compaction, with a
+/// spinner while it runs.
+pub fn compact(dir: &Path) -> CliResult {
     open(dir)?;
-    let db = Db::open(dir).map_err(|e| e.to_string())?;
+    let db = Db::open(dir)?;
+    let pending = db.memtable_usage().points;
+    let progress = spinner(format!("flushing {pending} points from the WAL"));
+    let flushed = db.flush();
     let before = db.segment_files().len();
-    let spinner = ProgressBar::new_spinner().with_message(format!("compacting {before} segments"));
-    spinner.enable_steady_tick(Duration::from_millis(100));
-    let result = db.compact();
-    spinner.finish_and_clear();
-    result.map_err(|e| e.to_string())?;
+    progress.set_message(format!("compacting {before} segments"));
+    let result = flushed.and_then(|()| db.compact());
+    progress.finish_and_clear();
+    result?;
     let after = db.segment_files();
     let bytes: u64 = after.iter().map(|f| f.2).sum();
-    db.close().map_err(|e| e.to_string())?;
-    println!(
-        "compacted {before} segments into {} ({bytes} bytes)",
+    db.close()?;
+    eprintln!(
+        "flushed {pending} points from the WAL; compacted {before} segments into {} ({bytes} bytes)",
         after.len()
     );
     Ok(())

@@ -1,62 +1,137 @@
-//! `tail`: follow a live run, printing points as the writer logs them.
+//! `tail`: follow a live run, printing every point as the writer logs it,
+//! in the order logged. The history present at the start is printed first
+//! (streamed), then the follower reads each new write call once from the
+//! WAL, so a repeated step, or one that goes back, is printed as logged.
 
-use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use runlog::{Change, Columns, DEFAULT_CHUNK_POINTS, Db, RunId};
 use serde_json::json;
 
-use crate::output::{json_num, num};
-use crate::query::{open, resolve_run};
+use crate::output::{CliResult, Out, num};
+use crate::query::{json_num, open};
+use crate::run_arg::RunArg;
 
-/// How often the database is re-read.
+/// How often the follower looks for new writes.
 const POLL: Duration = Duration::from_millis(200);
 
-/// Prints every point of the run's metrics (or of `metrics`) as it appears,
-/// until interrupted (Ctrl-C).
-pub fn run(dir: &Path, run: &str, metrics: &[String], json: bool) -> Result<(), String> {
-    let db = open(dir)?;
-    let id = resolve_run(&db, run)?;
-    let mut printed: BTreeMap<String, i64> = BTreeMap::new();
-    let stdout = std::io::stdout();
-    loop {
-        let names = if metrics.is_empty() {
-            db.metric_names(id).map_err(|e| e.to_string())?
-        } else {
-            metrics.to_vec()
-        };
-        let mut out = stdout.lock();
-        for name in names {
-            let after = printed
-                .get(&name)
-                .map_or(i64::MIN, |&last| last.saturating_add(1));
-            let Ok(points) = db.history(id, &name, after..) else {
-                continue; // not logged yet
-            };
-            for i in 0..points.len() {
-                let line = if json {
-                    json!({
-                        "metric": name, "step": points.steps[i],
-                        "timestamp_ms": points.timestamps[i], "value": json_num(points.values[i]),
-                    })
-                    .to_string()
-                } else {
-                    format!("{name}  {}  {}", points.steps[i], num(points.values[i]))
-                };
-                if writeln!(out, "{line}").is_err() {
-                    return Ok(()); // the reader went away
-                }
-            }
-            if let Some(&last) = points.steps.last() {
-                printed.insert(name, last);
+/// How one point prints.
+struct Printer {
+    out: Out,
+    json: bool,
+}
+
+impl Printer {
+    fn points(&mut self, metric: &str, points: &Columns) -> CliResult {
+        for i in 0..points.len() {
+            if self.json {
+                self.out.json(&json!({
+                    "metric": metric, "step": points.steps[i],
+                    "timestamp_ms": points.timestamps[i], "value": json_num(points.values[i]),
+                }))?;
+            } else {
+                self.out.line(format!(
+                    "{metric}  {}  {}",
+                    points.steps[i],
+                    num(points.values[i])
+                ))?;
             }
         }
-        if out.flush().is_err() {
-            return Ok(());
-        }
-        drop(out);
-        std::thread::sleep(POLL);
-        db.refresh().map_err(|e| e.to_string())?;
+        Ok(())
     }
+}
+
+/// Prints every point of the run's metrics (or of `metrics`) as it appears,
+/// until interrupted (Ctrl-C) or the reader of the output goes away.
+pub fn run(dir: &Path, run: &RunArg, metrics: &[String], json: bool) -> CliResult {
+    let db = open(dir)?;
+    let mut follower = db.follow();
+    let mut printer = Printer {
+        out: Out::new(),
+        json,
+    };
+    let wanted = |name: &str| metrics.is_empty() || metrics.iter().any(|m| m == name);
+    let (id, mut changes) = match run.resolve(&db) {
+        Ok(id) => (id, Vec::new()),
+        Err(why) => {
+            eprintln!(
+                "runlog-db: {why}; waiting for run {} to be created",
+                run.describe()
+            );
+            wait_for_run(&mut follower, run)?
+        }
+    };
+    print_history(&db, id, metrics, &mut printer)?;
+    printer.out.flush()?;
+    loop {
+        for change in changes {
+            match change {
+                Change::Points {
+                    run,
+                    metric,
+                    points,
+                } if run == id && wanted(&metric) => printer.points(&metric, &points)?,
+                Change::StatusChanged { run, status } if run == id => {
+                    eprintln!("runlog-db: the run is now {status}");
+                }
+                Change::Missed { calls } => eprintln!(
+                    "runlog-db: {calls} write calls were flushed before tail could read them; \
+                     `history` shows their points"
+                ),
+                _ => {}
+            }
+        }
+        printer.out.flush()?;
+        std::thread::sleep(POLL);
+        changes = follower.poll()?;
+    }
+}
+
+/// Waits until the follower sees the run created; returns it with the
+/// changes that came after its creation in the same poll.
+fn wait_for_run(follower: &mut runlog::Follower, run: &RunArg) -> CliResult<(RunId, Vec<Change>)> {
+    loop {
+        let mut changes = follower.poll()?.into_iter();
+        while let Some(change) = changes.next() {
+            if let Change::RunCreated {
+                run: id,
+                experiment,
+                name,
+            } = change
+                && run.matches(&experiment, &name)
+            {
+                eprintln!("runlog-db: run {experiment}/{name} (id {id}) started");
+                return Ok((id, changes.collect()));
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// Prints what the run holds now, metric by metric; says which asked-for
+/// metrics it does not have yet.
+fn print_history(db: &Db, id: RunId, metrics: &[String], printer: &mut Printer) -> CliResult {
+    let Ok(names) = db.metric_names(id) else {
+        return Ok(()); // created after this handle's view: nothing yet
+    };
+    for missing in metrics.iter().filter(|m| !names.contains(m)) {
+        eprintln!(
+            "runlog-db: the run has no metric {missing:?} yet (it has {}); waiting for it",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        );
+    }
+    for name in names
+        .iter()
+        .filter(|n| metrics.is_empty() || metrics.contains(n))
+    {
+        for chunk in db.history_chunks(id, name, .., DEFAULT_CHUNK_POINTS)? {
+            printer.points(name, &chunk?)?;
+        }
+    }
+    Ok(())
 }

@@ -1,18 +1,14 @@
 //! `export` and `import` round-trip exactly; bad input is refused by line
 //! number with nothing written; `tail` follows a concurrent writer.
 
+mod common;
+
+use common::{bin, runlog_db};
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Output, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use runlog::{Db, Durability};
-
-fn runlog_db(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_runlog-db"))
-        .args(args)
-        .output()
-        .expect("run runlog-db")
-}
 
 const AWKWARD: [f64; 8] = [
     0.1,
@@ -120,7 +116,11 @@ fn a_malformed_import_names_the_line_and_writes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
     let bad_name = dir.path().join("bad-name.csv");
-    std::fs::write(&bad_name, "r,e,,0,0,1\n").unwrap();
+    std::fs::write(
+        &bad_name,
+        "run,experiment,metric,step,timestamp_ms,value\nr,e,,0,0,1\n",
+    )
+    .unwrap();
     let out = runlog_db(&[
         "import",
         db_dir.to_str().unwrap(),
@@ -128,7 +128,11 @@ fn a_malformed_import_names_the_line_and_writes_nothing() {
         "csv",
         bad_name.to_str().unwrap(),
     ]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 1"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("line 2") && stderr.contains("metric"),
+        "{stderr}"
+    );
     assert!(!db_dir.exists());
 }
 
@@ -141,7 +145,7 @@ fn tail_prints_points_a_concurrent_writer_logs() {
         .unwrap();
     let run = db.create_run("e", "live").unwrap();
     db.log(run, "loss", 10.0).unwrap();
-    let mut tail = Command::new(env!("CARGO_BIN_EXE_runlog-db"))
+    let mut tail = bin()
         .args([
             "tail",
             dir.path().to_str().unwrap(),
@@ -192,7 +196,11 @@ fn an_import_the_engine_would_refuse_part_way_writes_nothing() {
     }
     let csv = dir.path().join("clash.csv");
     // Run e/a sorts first and is valid; e/r's metric "t" is a table there.
-    std::fs::write(&csv, "a,e,loss,0,0,1\nr,e,t,0,0,1\n").unwrap();
+    std::fs::write(
+        &csv,
+        "run,experiment,metric,step,timestamp_ms,value\na,e,loss,0,0,1\nr,e,t,0,0,1\n",
+    )
+    .unwrap();
     let out = runlog_db(&[
         "import",
         dir.path().to_str().unwrap(),
