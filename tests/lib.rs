@@ -100,6 +100,12 @@ pub fn run_and_kill(mut child: Command, delay: Duration) -> Option<u64> {
     std::thread::sleep(delay);
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("reap the child");
-    assert!(!status.success(), "the child only ends by being killed");
+    // A child that failed (a panic, an error) before the kill must fail
+    // the test, not count as a kill.
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(9), // SIGKILL
+        "the child ended before it was killed: {status}"
+    );
     reader.join().expect("reader thread")
 }

@@ -7,7 +7,7 @@ use runlog_workload::{METRICS, Run, experiment_id, run_id};
 
 use crate::output::CliResult;
 use crate::progress::bar;
-use crate::query::print_runs;
+use crate::query::{open_writer, print_runs};
 
 const RUNS: usize = 12;
 
@@ -23,8 +23,8 @@ pub fn run(dir: &Path, steps: u64, json: bool) -> CliResult {
     print_runs(&db.runs(&RunFilter::default()), &["loss".to_string()], json)
 }
 
-fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
-    let db = Db::builder(dir).durability(Durability::Buffered).open()?;
+fn create(dir: &Path, steps: u64) -> CliResult {
+    let db = open_writer(Db::builder(dir).durability(Durability::Buffered))?;
     let per_run = Run { steps, seed: 0 }.point_count();
     let progress = bar(per_run * RUNS as u64, "points").with_message("creating the demo");
     for index in 0..RUNS {
@@ -53,7 +53,7 @@ fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
             }
         });
         if let Some(error) = failed {
-            return Err(error);
+            return Err(error.into());
         }
         progress.inc(batch.len() as u64);
         db.log_batch(run, &batch)?;
@@ -73,5 +73,5 @@ fn create(dir: &Path, steps: u64) -> runlog::Result<()> {
     }
     progress.finish_and_clear();
     db.flush()?;
-    db.close()
+    Ok(db.close()?)
 }

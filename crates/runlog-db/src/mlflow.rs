@@ -317,7 +317,7 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
 }
 
 fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
-    let db = Db::open(dir).map_err(|e| e.to_string())?;
+    let db = crate::query::open_writer(Db::builder(dir))?;
     let total: usize = runs
         .iter()
         .flat_map(|r| r.metrics.values())

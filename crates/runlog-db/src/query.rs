@@ -17,6 +17,20 @@ pub fn open(dir: &Path) -> Result<Db, String> {
     Db::open_read_only(dir).map_err(|e| e.to_string())
 }
 
+/// Opens a database for writing (creating a new one) and says on standard
+/// error what recovery cut: a torn tail is a write call the last writer
+/// never acknowledged, and is reported, never dropped silently.
+pub fn open_writer(builder: runlog::DbBuilder) -> Result<Db, String> {
+    let db = builder.open().map_err(|e| e.to_string())?;
+    if let runlog::WalTail::Corrupt { file, offset, kind } = db.recovered_tail() {
+        eprintln!(
+            "runlog-db: recovery cut a torn tail from {} at byte {offset} ({kind}): a write call the last writer never acknowledged",
+            file.display()
+        );
+    }
+    Ok(db)
+}
+
 /// A float for JSON: a number, or the exact spelling as a string (JSON has
 /// no NaN or infinity).
 pub fn json_num(value: f64) -> Value {

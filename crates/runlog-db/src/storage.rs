@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::output::{Align, CliResult, Out, Table};
 use crate::progress::spinner;
-use crate::query::open;
+use crate::query::{open, open_writer};
 
 /// `stats`: files, bytes, points (in segments and in memory), bytes per
 /// point, per codec, WAL.
@@ -191,7 +191,7 @@ pub fn wal(dir: &Path, from: u64, json: bool) -> CliResult {
 /// spinner while it runs.
 pub fn compact(dir: &Path) -> CliResult {
     open(dir)?;
-    let db = Db::open(dir)?;
+    let db = open_writer(Db::builder(dir))?;
     let pending = db.memtable_usage().points;
     let progress = spinner(format!("flushing {pending} points from the WAL"));
     let flushed = db.flush();

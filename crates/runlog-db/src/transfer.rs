@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::output::{CliError, CliResult};
 use crate::progress::bar;
-use crate::query::{json_num, open};
+use crate::query::{json_num, open, open_writer};
 use crate::run_arg::RunArg;
 
 /// Points written per engine call during an import.
@@ -318,7 +318,7 @@ pub fn import(dir: &Path, format: Format, input: &Path) -> CliResult {
         total += 1;
         Ok(())
     })?;
-    let db = Db::open(dir)?;
+    let db = open_writer(Db::builder(dir))?;
     check_against(&db, &names)?;
     let mut runs: HashMap<(String, String), RunId> = HashMap::new();
     let mut batch: Vec<(RunId, String, i64, i64, f64)> = Vec::with_capacity(IMPORT_BATCH);

@@ -68,7 +68,7 @@ impl WalBuilder {
     /// Opens the log, creating it if needed, after checking and (in
     /// [`RecoveryMode::TolerateCorruptTail`]) repairing its last file.
     pub fn open(self) -> Result<Wal> {
-        self.replay_and_open(Lsn(u64::MAX), |_| {})
+        self.replay_from(Lsn(u64::MAX), Lsn::FIRST, |_| {})
     }
 
     /// Hands every intact record with LSN `from` or later to `on_record`, in
@@ -78,7 +78,20 @@ impl WalBuilder {
     /// last file is cut off (see [`Wal::recovered_tail`]); damage anywhere
     /// else, or any damage in [`RecoveryMode::Strict`], is an error naming
     /// the file and offset, and nothing is changed on disk.
-    pub fn replay_and_open(self, from: Lsn, mut on_record: impl FnMut(Record)) -> Result<Wal> {
+    ///
+    /// An empty log (no files) starts at `from`: the caller holds every
+    /// record before it, so a new record must not reuse their LSNs.
+    pub fn replay_and_open(self, from: Lsn, on_record: impl FnMut(Record)) -> Result<Wal> {
+        self.replay_from(from, from, on_record)
+    }
+
+    /// Replays from `from`; an empty log starts at `empty_start`.
+    fn replay_from(
+        self,
+        from: Lsn,
+        empty_start: Lsn,
+        mut on_record: impl FnMut(Record),
+    ) -> Result<Wal> {
         self.validate()?;
         let storage = Arc::clone(&self.storage);
         storage
@@ -91,8 +104,10 @@ impl WalBuilder {
         let next_lsn = reader.next_lsn();
         let tail = reader.tail().clone();
         let (active, older) = match reader.last_file() {
+            // An empty log starts where the caller's records end: the
+            // caller holds everything before `from`.
             None => (
-                ActiveFile::create(storage.as_ref(), &self.dir, next_lsn)?,
+                ActiveFile::create(storage.as_ref(), &self.dir, next_lsn.max(empty_start))?,
                 VecDeque::new(),
             ),
             Some((last, intact)) => {
@@ -111,6 +126,11 @@ impl WalBuilder {
                 let older = reader.older_files().map(|f| f.first_lsn).collect();
                 (active, older)
             }
+        };
+        let next_lsn = if reader.last_file().is_none() {
+            next_lsn.max(empty_start)
+        } else {
+            next_lsn
         };
         Wal::start(&self, storage, next_lsn, active, older, tail)
     }

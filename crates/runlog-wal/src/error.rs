@@ -126,6 +126,16 @@ pub enum Corruption {
         /// The first LSN of this file.
         found: Lsn,
     },
+    /// Damage in the last file with an intact record after it: not a torn
+    /// tail (which has nothing valid after it), so never cut silently.
+    FollowedByIntactRecord {
+        /// What is wrong where the damage starts.
+        damage: Box<Corruption>,
+        /// The LSN of the first intact record after it.
+        next_lsn: Lsn,
+        /// Where that record starts in the file.
+        next_offset: u64,
+    },
 }
 
 impl fmt::Display for Corruption {
@@ -153,6 +163,14 @@ impl fmt::Display for Corruption {
             Corruption::OutOfSequence { expected, found } => write!(
                 f,
                 "file starts at LSN {found} but the previous file ends before LSN {expected}"
+            ),
+            Corruption::FollowedByIntactRecord {
+                damage,
+                next_lsn,
+                next_offset,
+            } => write!(
+                f,
+                "{damage}; an intact record (LSN {next_lsn}) follows at byte {next_offset}, so this is damage, not a torn tail (`runlog-db repair` can drop the damaged records)"
             ),
         }
     }

@@ -138,18 +138,13 @@ impl WalReader {
         let read_error = |e| Some(Error::io("read", &file.path, e));
         let source = self.storage.open_read(&file.path).map_err(read_error)?;
         let mut cursor = FileCursor::new(source);
-        match header::decode(cursor.fill(HEADER_LEN).map_err(read_error)?) {
-            Ok(first_lsn) if first_lsn == file.first_lsn => {}
-            Ok(header_lsn) => {
-                let kind = Corruption::NameMismatch {
-                    name: file.first_lsn,
-                    header: header_lsn,
-                };
-                return Err(self.tolerate_or_fail(is_last, &file.path, 0, kind));
-            }
-            Err(HeaderError::Corrupt(kind)) => {
-                return Err(self.tolerate_or_fail(is_last, &file.path, 0, kind));
-            }
+        let header_damage = match header::decode(cursor.fill(HEADER_LEN).map_err(read_error)?) {
+            Ok(first_lsn) if first_lsn == file.first_lsn => None,
+            Ok(header_lsn) => Some(Corruption::NameMismatch {
+                name: file.first_lsn,
+                header: header_lsn,
+            }),
+            Err(HeaderError::Corrupt(kind)) => Some(kind),
             Err(HeaderError::UnsupportedVersion(found)) => {
                 self.finished = true;
                 return Err(Some(Error::UnsupportedVersion {
@@ -158,6 +153,11 @@ impl WalReader {
                     supported: header::FORMAT_VERSION,
                 }));
             }
+        };
+        if let Some(kind) = header_damage {
+            // A damaged header before intact records is no torn tail either.
+            let kind = after_damage(&mut cursor, file.first_lsn, kind);
+            return Err(self.tolerate_or_fail(is_last, &file.path, 0, kind));
         }
         cursor.take(HEADER_LEN);
         self.expected = Some(file.first_lsn);
@@ -178,7 +178,8 @@ impl WalReader {
         offset: u64,
         kind: Corruption,
     ) -> Option<Error> {
-        if is_last && self.mode == RecoveryMode::TolerateCorruptTail {
+        let torn = !matches!(kind, Corruption::FollowedByIntactRecord { .. });
+        if is_last && torn && self.mode == RecoveryMode::TolerateCorruptTail {
             self.finished = true;
             self.tail = Tail::Corrupt {
                 file: path.to_path_buf(),
@@ -199,6 +200,24 @@ impl WalReader {
             offset,
             kind,
         }
+    }
+}
+
+/// `kind`, or, when an intact record with an LSN of at least `min_lsn`
+/// follows the damage at the cursor, the damage that this makes it:
+/// corruption, not a torn tail.
+fn after_damage(cursor: &mut FileCursor, min_lsn: Lsn, kind: Corruption) -> Corruption {
+    let offset = cursor.offset();
+    let Ok(rest) = cursor.fill(usize::MAX) else {
+        return kind;
+    };
+    match record::find_intact_after(rest, min_lsn) {
+        Some((at, next_lsn)) => Corruption::FollowedByIntactRecord {
+            damage: Box::new(kind),
+            next_lsn,
+            next_offset: offset + at as u64,
+        },
+        None => kind,
     }
 }
 
@@ -275,6 +294,12 @@ impl Iterator for WalReader {
                 Err(kind) => {
                     let (is_last, path, offset) =
                         (open.is_last, open.path.clone(), open.cursor.offset());
+                    let kind = if is_last {
+                        // A torn tail has nothing intact after it.
+                        after_damage(&mut open.cursor, expected.next(), kind)
+                    } else {
+                        kind
+                    };
                     return self.tolerate_or_fail(is_last, &path, offset, kind).map(Err);
                 }
             }

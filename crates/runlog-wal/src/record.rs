@@ -86,6 +86,21 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Frame, Corruption> {
     })
 }
 
+/// The first offset after 0 in `buf` where an intact record with an LSN of
+/// at least `min_lsn` starts, with that LSN: what tells damage (intact
+/// records follow) from a torn tail (nothing valid follows).
+pub(crate) fn find_intact_after(buf: &[u8], min_lsn: Lsn) -> Option<(usize, Lsn)> {
+    (1..buf.len().saturating_sub(RECORD_HEADER_LEN - 1)).find_map(|at| {
+        let rest = &buf[at..];
+        let lsn = u64_at(rest, 8);
+        // Cheap checks first: an LSN in reach and a length that fits.
+        let plausible = lsn >= min_lsn.0
+            && lsn - min_lsn.0 < 1 << 32
+            && frame_len(rest).is_some_and(|len| len <= rest.len());
+        (plausible && decode(rest).is_ok()).then_some((at, Lsn(lsn)))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -87,18 +87,40 @@ fn every_bit_flip_is_detected_and_reported_where_it_is() {
         damaged[bit / 8] ^= 1 << (bit % 8);
         let storage = storage_with(&[(path.clone(), damaged)]);
         let byte = bit / 8;
-        // Records wholly before the damaged byte survive; the damaged
-        // record and everything after it are dropped.
         let (intact, damage_at) = if byte < HEADER_LEN {
             (0, 0)
         } else {
             let record = starts.iter().rposition(|&s| s <= byte).unwrap();
             (record, starts[record])
         };
-
-        let records = read_all(&storage, RecoveryMode::TolerateCorruptTail).unwrap();
-        assert_eq!(records.len(), intact, "bit {bit}");
-        check_exact_prefix(&records, MAX_LEN);
+        // Damage in the last record is a torn tail: the records before it
+        // survive. Damage with intact records after it is corruption in
+        // every mode, named where it starts: nothing after it is dropped
+        // silently.
+        let last_record = intact + 1 == starts.len() - 1;
+        match read_all(&storage, RecoveryMode::TolerateCorruptTail) {
+            Ok(records) => {
+                assert!(
+                    last_record,
+                    "bit {bit}: damage before intact records was cut as a tail"
+                );
+                assert_eq!(records.len(), intact, "bit {bit}");
+                check_exact_prefix(&records, MAX_LEN);
+            }
+            Err(Error::Corrupt { file, offset, kind }) => {
+                assert!(!last_record, "bit {bit}: a torn last record refused");
+                assert_eq!(
+                    (file, offset),
+                    (path.clone(), damage_at as u64),
+                    "bit {bit}"
+                );
+                assert!(
+                    matches!(kind, Corruption::FollowedByIntactRecord { .. }),
+                    "bit {bit}: {kind}"
+                );
+            }
+            Err(other) => panic!("bit {bit}: {other}"),
+        }
 
         match read_all(&storage, RecoveryMode::Strict) {
             Err(Error::Corrupt { file, offset, .. }) => {

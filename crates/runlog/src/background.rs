@@ -4,15 +4,16 @@
 //! then lists it with `flushed_lsn` = the memtable's last WAL record, and
 //! the WAL is truncated before that record.
 //!
-//! Compaction policy (tiered, at the tail): segments stay in the order their
-//! points were logged, oldest first. Whenever the newest
-//! [`COMPACTION_FANIN`] segments all have the same level `L`, they are merged
-//! into one segment of level `L + 1` in their place. A database of `F`
-//! flushed memtables so holds at most `(FANIN - 1)` segments per level, that
-//! is `O(FANIN · log_FANIN F)` files, and a point is rewritten once per
-//! level: write amplification `log_FANIN F` (4 for 256 flushes). Merging
-//! only neighbours keeps "older segment = logged earlier", which the
-//! ordering contract relies on for equal steps.
+//! Compaction policy (tiered; `compaction_policy` chooses): segments stay
+//! in the order their points were logged, oldest first, with levels
+//! non-increasing. Whenever [`crate::COMPACTION_FANIN`] neighbours have the same
+//! level `L`, anywhere in the list, they are merged into one segment of
+//! level `L + 1` in their place. A database of `F` flushed memtables so
+//! holds at most `(FANIN - 1)` segments per level once the compactor has
+//! caught up, that is `O(FANIN · log_FANIN F)` files, and a point is
+//! rewritten once per level: write amplification `log_FANIN F` (4 for 256
+//! flushes). Merging only neighbours keeps "older segment = logged
+//! earlier", which the ordering contract relies on for equal steps.
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -24,14 +25,12 @@ use std::time::Duration;
 use runlog_segment::{ChunkMeta, Columns, EncodedChunk, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
+use crate::compaction_policy::next_merge;
 use crate::db::{Shared, manifest_of};
 use crate::manifest::{SegmentEntry, segment_path};
 use crate::memtable::Memtable;
 use crate::segments::{SegmentHandle, merge_sorted};
 use crate::{Error, Result};
-
-/// How many same-level segments are merged at once.
-pub const COMPACTION_FANIN: usize = 4;
 
 /// One unit of background work; returns whether it found any to do.
 type Job = fn(&Shared) -> Result<bool>;
@@ -40,7 +39,7 @@ type Job = fn(&Shared) -> Result<bool>;
 pub(crate) fn start(shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>> {
     let jobs: [(&str, Job); 2] = [
         ("runlog-flusher", flush_or_seal),
-        ("runlog-compactor", compact_tail),
+        ("runlog-compactor", compact_step),
     ];
     jobs.into_iter()
         .map(|(name, job)| {
@@ -212,23 +211,18 @@ fn is_live(catalog: &crate::catalog::Catalog, series: SeriesId) -> bool {
         .is_some_and(|s| catalog.run(s.run).is_some())
 }
 
-/// Merges the newest segments if the policy asks for it; returns whether
-/// it did.
-pub(crate) fn compact_tail(shared: &Shared) -> Result<bool> {
+/// Does the merge the policy asks for next, if any; returns whether it did.
+pub(crate) fn compact_step(shared: &Shared) -> Result<bool> {
     let _one_at_a_time = shared.compaction.lock();
-    let inputs = {
+    let (inputs, level) = {
         let segments = Arc::clone(&shared.state.read().segments);
-        let n = segments.len();
-        if n < COMPACTION_FANIN {
+        let levels: Vec<u32> = segments.iter().map(|s| s.entry.level).collect();
+        let Some(merge) = next_merge(&levels) else {
             return Ok(false);
-        }
-        let tail = &segments[n - COMPACTION_FANIN..];
-        if tail.iter().any(|s| s.entry.level != tail[0].entry.level) {
-            return Ok(false);
-        }
-        tail.to_vec()
+        };
+        (segments[merge.inputs].to_vec(), merge.level)
     };
-    merge_segments(shared, &inputs, Interrupt::AtShutdown)
+    merge_segments(shared, &inputs, level, Interrupt::AtShutdown)
 }
 
 /// Whether a merge stops, leaving the segments as they were, when the
@@ -248,17 +242,19 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
         s.reader.series_ids().any(|id| !is_live(&state.catalog, id))
     });
     if inputs.len() > 1 || holds_deleted {
-        merge_segments(shared, &inputs, Interrupt::Never)?;
+        let level = inputs.iter().map(|s| s.entry.level).max().unwrap_or(0) + 1;
+        merge_segments(shared, &inputs, level, Interrupt::Never)?;
     }
     Ok(())
 }
 
 /// Replaces `inputs` (consecutive in the segment list) by one merged
-/// segment, durably; the inputs' files go once no snapshot uses them.
-/// Returns whether it did (not if interrupted by shutdown).
+/// segment of `level`, durably; the inputs' files go once no snapshot uses
+/// them. Returns whether it did (not if interrupted by shutdown).
 fn merge_segments(
     shared: &Shared,
     inputs: &[Arc<SegmentHandle>],
+    level: u32,
     interrupt: Interrupt,
 ) -> Result<bool> {
     let file_no = {
@@ -266,7 +262,6 @@ fn merge_segments(
         state.next_segment += 1;
         state.next_segment - 1
     };
-    let level = inputs.iter().map(|s| s.entry.level).max().unwrap_or(0) + 1;
     let ids: BTreeSet<SeriesId> = inputs.iter().flat_map(|s| s.reader.series_ids()).collect();
     let path = segment_path(&shared.dir, file_no);
     let mut writer = SegmentWriter::create(&path, shared.options.segment)?;

@@ -13,7 +13,9 @@ use runlog_segment::{SegmentOptions, Stats};
 use runlog_wal::{Durability, Lsn, RecoveryMode, Wal, WalReader};
 
 use crate::catalog::{Catalog, RunStatus};
+use crate::identity::{self, Found};
 use crate::limits::Limits;
+use crate::manifest::MANIFEST;
 use crate::manifest::{Manifest, SegmentEntry, segment_path};
 use crate::memtable::Memtable;
 use crate::ops::Record;
@@ -194,15 +196,28 @@ impl DbBuilder {
             });
         }
         let dir = self.dir.clone();
+        // Refuse a directory that holds anything but a database before
+        // creating or changing anything in it.
+        let found = identity::inspect(&dir)?;
         fs::create_dir_all(dir.join("segments"))
             .map_err(|e| Error::io("create directory", &dir, e))?;
         let lock = lock::acquire(&dir)?;
-        let manifest = Manifest::read(&dir)?.unwrap_or_default();
+        if found != Found::Database {
+            identity::write(&dir)?;
+        }
+        let manifest = match Manifest::read(&dir)? {
+            Some(manifest) => manifest,
+            None => {
+                refuse_segments_without_manifest(&dir)?;
+                Manifest::default()
+            }
+        };
         remove_orphans(&dir, &manifest)?;
         let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
         let (mut catalog, segments) = open_segments(&dir, manifest, &HashMap::new())?;
         let mut memtable = Memtable::after(flushed_lsn, self.segment.chunk_points);
         let mut replay_error = None;
+        let mut first_replayed = None;
         let wal = Wal::builder(dir.join("wal"))
             .durability(match self.durability {
                 // The engine syncs after applying, outside its write lock,
@@ -211,6 +226,7 @@ impl DbBuilder {
                 other => other,
             })
             .replay_and_open(Lsn(flushed_lsn + 1), |record| {
+                first_replayed.get_or_insert(record.lsn);
                 replay(
                     &record.payload,
                     record.lsn,
@@ -222,6 +238,19 @@ impl DbBuilder {
             })?;
         if let Some(error) = replay_error {
             return Err(error);
+        }
+        // The WAL must take over exactly where the manifest ends, or the
+        // write calls between them are lost.
+        let continues = first_replayed.map_or(wal.next_lsn(), |first| first);
+        if continues != Lsn(flushed_lsn + 1) {
+            return Err(Error::WalGap {
+                dir: dir.join("wal"),
+                flushed_lsn,
+                found: match first_replayed {
+                    Some(first) => format!("its first record after that is {first}"),
+                    None => format!("its next record would be {}", wal.next_lsn()),
+                },
+            });
         }
         let state = State {
             catalog,
@@ -257,6 +286,12 @@ impl DbBuilder {
                 &self.dir,
                 std::io::Error::new(std::io::ErrorKind::NotFound, "no such database directory"),
             ));
+        }
+        if identity::inspect(&self.dir)? == Found::Empty {
+            return Err(Error::NotADatabase {
+                dir: self.dir.clone(),
+                found: "nothing".into(),
+            });
         }
         let state = load_read_only(&self.dir, &HashMap::new())?;
         let shared = Shared::new(self, None, state, None);
@@ -294,8 +329,46 @@ fn replay(
     }
 }
 
-/// Deletes segment files (and temporary files) the manifest does not list:
-/// leftovers of a flush or compaction cut short by a crash.
+/// Whether `name` is one the engine gives segment files (`<16 digits>.seg`)
+/// or their temporary files (`.seg.tmp`).
+fn is_segment_name(name: &str) -> bool {
+    let stem = name
+        .strip_suffix(".seg")
+        .or_else(|| name.strip_suffix(".seg.tmp"));
+    stem.is_some_and(|digits| digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A database without a manifest holds no segments: segment files there
+/// mean the manifest was lost, and only `runlog-db repair` may rebuild it.
+fn refuse_segments_without_manifest(dir: &Path) -> Result<()> {
+    let segments_dir = dir.join("segments");
+    let entries = fs::read_dir(&segments_dir).map_err(|e| Error::io("list", &segments_dir, e))?;
+    let mut count = 0;
+    for entry in entries {
+        let entry = entry.map_err(|e| Error::io("list", &segments_dir, e))?;
+        let name = entry.file_name();
+        if name
+            .to_str()
+            .is_some_and(|n| n.ends_with(".seg") && is_segment_name(n))
+        {
+            count += 1;
+        }
+    }
+    if count == 0 {
+        return Ok(());
+    }
+    Err(Error::MissingFile {
+        file: dir.join(MANIFEST),
+        why: format!(
+            "segments/ holds {count} segment files, and only the MANIFEST says which are live"
+        ),
+    })
+}
+
+/// Deletes the segment files (and their temporary files) that the manifest
+/// does not list: leftovers of a flush or compaction cut short by a crash,
+/// or files a compaction retired. Only files named as the engine names
+/// them are deleted; anything else is left alone.
 fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
     let segments_dir = dir.join("segments");
     let listed: Vec<PathBuf> = manifest
@@ -308,7 +381,11 @@ fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
         let path = entry
             .map_err(|e| Error::io("list", &segments_dir, e))?
             .path();
-        if !listed.contains(&path) {
+        let ours = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(is_segment_name);
+        if ours && !listed.contains(&path) {
             fs::remove_file(&path).map_err(|e| Error::io("delete orphan", &path, e))?;
         }
     }
@@ -348,23 +425,22 @@ pub(crate) fn absorb(stats: &mut Option<Stats>, newer: &Stats) {
 }
 
 /// Builds a read-only state from the manifest and the WAL, retrying when
-/// the writer replaced files between the two reads.
+/// the writer replaced files between the two reads. What still fails after
+/// every attempt is no race: the error names the missing file, the WAL gap
+/// or the damage.
 fn load_read_only(dir: &Path, open: &HashMap<u64, Arc<SegmentHandle>>) -> Result<State> {
     const ATTEMPTS: usize = 50;
+    let mut last = None;
     for _ in 0..ATTEMPTS {
         match try_load_read_only(dir, open) {
-            Ok(Some(state)) => return Ok(state),
-            Ok(None) => {}
-            Err(e) if is_not_found(&e) => {}
+            Ok(Ok(state)) => return Ok(state),
+            Ok(Err(why)) => last = Some(why),
+            Err(e) if is_not_found(&e) => last = Some(missing(e)),
             Err(e) => return Err(e),
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    Err(Error::io(
-        "read a consistent state of",
-        dir,
-        std::io::Error::other("the writer kept replacing files; try again"),
-    ))
+    Err(last.expect("every failed attempt says why"))
 }
 
 /// Whether `error` is a file that vanished: the writer deleted it after a
@@ -379,13 +455,39 @@ fn is_not_found(error: &Error) -> bool {
     source.kind() == std::io::ErrorKind::NotFound
 }
 
-/// One attempt; `None` if the writer moved on between reading the manifest
-/// and the WAL (the WAL no longer starts right after the manifest's LSN).
+/// A vanished file's error, naming the file and what refers to it.
+fn missing(error: Error) -> Error {
+    match error {
+        Error::Segment(runlog_segment::Error::Io { path, .. }) => Error::MissingFile {
+            file: path,
+            why: "the MANIFEST lists it".into(),
+        },
+        Error::Wal(runlog_wal::Error::Io { path, .. }) | Error::Io { path, .. } => {
+            Error::MissingFile {
+                file: path,
+                why: "it vanished while it was read".into(),
+            }
+        }
+        other => other,
+    }
+}
+
+/// One attempt; `Ok(Err(why))` if what it read does not fit together, as
+/// when the writer moved on between reading the manifest and the WAL.
 fn try_load_read_only(
     dir: &Path,
     open: &HashMap<u64, Arc<SegmentHandle>>,
-) -> Result<Option<State>> {
-    let manifest = Manifest::read(dir)?.unwrap_or_default();
+) -> Result<Result<State>> {
+    let manifest = match Manifest::read(dir)? {
+        Some(manifest) => manifest,
+        None => {
+            // Segments are written before the first manifest names them.
+            if let Err(why) = refuse_segments_without_manifest(dir) {
+                return Ok(Err(why));
+            }
+            Manifest::default()
+        }
+    };
     let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
     let (mut catalog, segments) = open_segments(dir, manifest, open)?;
     // Nothing seals a read-only handle's memtable.
@@ -403,12 +505,16 @@ fn try_load_read_only(
         for (expected, record) in (flushed_lsn + 1..).zip(reader) {
             let record = match record {
                 Ok(record) => record,
-                // A file deleted or replaced under the reader.
-                Err(runlog_wal::Error::Corrupt { .. }) => return Ok(None),
+                // A file deleted or replaced under the reader, or damage.
+                Err(e @ runlog_wal::Error::Corrupt { .. }) => return Ok(Err(e.into())),
                 Err(e) => return Err(e.into()),
             };
             if record.lsn.0 != expected {
-                return Ok(None);
+                return Ok(Err(Error::WalGap {
+                    dir: wal_dir,
+                    flushed_lsn,
+                    found: format!("its first record after that is {}", record.lsn),
+                }));
             }
             replay(
                 &record.payload,
@@ -423,7 +529,7 @@ fn try_load_read_only(
             return Err(error);
         }
     }
-    Ok(Some(State {
+    Ok(Ok(State {
         catalog,
         active: memtable,
         frozen: Vec::new(),
@@ -461,6 +567,19 @@ impl Db {
     /// The database directory.
     pub fn dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// What opening found at the end of the WAL: [`runlog_wal::Tail::Corrupt`]
+    /// names a torn tail that recovery cut (a write call that was never
+    /// acknowledged); `Clean` otherwise, and always for a read-only handle,
+    /// which changes nothing. Damage followed by intact records is not a
+    /// tail: opening refuses it.
+    pub fn recovered_tail(&self) -> &runlog_wal::Tail {
+        static CLEAN: runlog_wal::Tail = runlog_wal::Tail::Clean;
+        self.shared
+            .wal
+            .as_ref()
+            .map_or(&CLEAN, |wal| wal.recovered_tail())
     }
 
     /// Whether this handle was opened read-only.

@@ -154,6 +154,38 @@ pub enum Error {
         /// The first column's length.
         expected: usize,
     },
+    /// A directory holds files, but no runlog database: nothing in it is
+    /// touched.
+    #[error(
+        "{dir} is not a runlog database (it holds {found}); give a new or empty directory, or a database"
+    )]
+    NotADatabase {
+        /// The directory.
+        dir: PathBuf,
+        /// Some of what it holds.
+        found: String,
+    },
+    /// A file the database needs is missing.
+    #[error("{file} is missing ({why}); `runlog-db repair` rebuilds what can be rebuilt")]
+    MissingFile {
+        /// The file.
+        file: PathBuf,
+        /// What refers to it, or why it must exist.
+        why: String,
+    },
+    /// The WAL does not continue where the manifest ends: write calls
+    /// between the two are missing.
+    #[error(
+        "the WAL in {dir} must continue after record {flushed_lsn} (what the MANIFEST holds), but {found}"
+    )]
+    WalGap {
+        /// The WAL directory.
+        dir: PathBuf,
+        /// The last record the manifest reflects.
+        flushed_lsn: u64,
+        /// What the WAL holds instead.
+        found: String,
+    },
     /// An option is out of range.
     #[error("invalid option {name} = {value}: {rule}")]
     InvalidOption {

@@ -29,11 +29,13 @@
 
 mod background;
 mod catalog;
+mod compaction_policy;
 mod db;
 mod error;
 mod follow;
 mod history_chunks;
 mod id_map;
+mod identity;
 pub mod inspect;
 mod limits;
 mod lock;
@@ -45,16 +47,17 @@ mod segments;
 mod wire;
 mod write;
 
-pub use background::COMPACTION_FANIN;
 pub use catalog::{RunId, RunInfo, RunStatus};
+pub use compaction_policy::COMPACTION_FANIN;
 pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder, MemtableUsage};
 pub use error::{Error, Result};
 pub use follow::{Change, Follower};
 pub use history_chunks::{DEFAULT_CHUNK_POINTS, HistoryChunks};
+pub use identity::DATABASE_FORMAT_VERSION;
 pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
 pub use runlog_segment::{Columns, SegmentOptions, Stats, float_text};
 pub use runlog_segment::{
     Corruption as SegmentCorruption, Error as SegmentError, InputProblem as SegmentInputProblem,
 };
-pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError};
+pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError, Tail as WalTail};

@@ -1,0 +1,197 @@
+//! A writer never deletes or changes what it did not make: directories
+//! that hold anything but a database are refused, a lost MANIFEST is an
+//! error rather than an empty database, only files named as the engine
+//! names them are collected, and the WAL must continue where the MANIFEST
+//! ends.
+
+use std::fs;
+use std::path::Path;
+
+use runlog::{Db, Durability, Error};
+use runlog_wal::{Lsn, Wal};
+
+fn small_database(dir: &Path) {
+    let db = Db::builder(dir)
+        .durability(Durability::Sync)
+        .open()
+        .unwrap();
+    let run = db.create_run("e", "r").unwrap();
+    db.log_list(run, "loss", &[3.0, 2.0, 1.0]).unwrap();
+    db.flush().unwrap();
+    db.log(run, "loss", 0.5).unwrap();
+    db.close().unwrap();
+}
+
+fn segment_files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir.join("segments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_directory_holding_other_files_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("notes.txt"), "mine").unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::NotADatabase { found, .. } if found.contains("notes.txt")),
+            "{error}"
+        );
+    }
+    let names: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["notes.txt"], "nothing created");
+
+    // A user's file in a `segments` folder, with nothing else runlog makes.
+    let other = tempfile::tempdir().unwrap();
+    fs::create_dir(other.path().join("segments")).unwrap();
+    fs::write(other.path().join("segments/intro.mp4"), "x").unwrap();
+    let error = Db::open(other.path()).unwrap_err();
+    assert!(matches!(error, Error::NotADatabase { .. }), "{error}");
+    assert_eq!(
+        fs::read(other.path().join("segments/intro.mp4")).unwrap(),
+        b"x"
+    );
+}
+
+#[test]
+fn a_new_database_carries_its_identity_and_version() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let identity = fs::read_to_string(dir.path().join("RUNLOG")).unwrap();
+    assert_eq!(identity, "runlog database\nformat-version 1\n");
+    // A database from before identity files opens, and gains one.
+    fs::remove_file(dir.path().join("RUNLOG")).unwrap();
+    Db::open_read_only(dir.path()).unwrap();
+    Db::open(dir.path()).unwrap().close().unwrap();
+    assert!(dir.path().join("RUNLOG").exists());
+    // A newer format is refused by name and version.
+    fs::write(
+        dir.path().join("RUNLOG"),
+        "runlog database\nformat-version 9\n",
+    )
+    .unwrap();
+    let error = Db::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(error, Error::UnsupportedVersion { found: 9, .. }),
+        "{error}"
+    );
+    fs::write(dir.path().join("RUNLOG"), "something else\n").unwrap();
+    let error = Db::open_read_only(dir.path()).unwrap_err();
+    assert!(matches!(error, Error::Corrupt { offset: 0, .. }), "{error}");
+}
+
+#[test]
+fn a_lost_manifest_is_an_error_and_no_segment_is_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let before = segment_files(dir.path());
+    assert!(!before.is_empty());
+    fs::remove_file(dir.path().join("MANIFEST")).unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::MissingFile { file, .. } if file.ends_with("MANIFEST")),
+            "{error}"
+        );
+        assert!(error.to_string().contains("repair"), "{error}");
+    }
+    assert_eq!(segment_files(dir.path()), before, "every segment kept");
+}
+
+#[test]
+fn only_files_named_as_the_engine_names_them_are_collected() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let segments = dir.path().join("segments");
+    fs::write(segments.join("intro.mp4"), "user").unwrap();
+    fs::write(segments.join("0000000000000099.seg"), "abandoned").unwrap();
+    fs::write(segments.join("0000000000000098.seg.tmp"), "half").unwrap();
+    Db::open(dir.path()).unwrap().close().unwrap();
+    let names = segment_files(dir.path());
+    assert!(names.contains(&"intro.mp4".to_string()), "{names:?}");
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.starts_with("00000000000000099") || n.ends_with(".tmp")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn a_segment_the_manifest_lists_is_named_when_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let listed = segment_files(dir.path()).pop().unwrap();
+    fs::remove_file(dir.path().join("segments").join(&listed)).unwrap();
+    let error = Db::open_read_only(dir.path()).unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingFile { file, .. } if file.ends_with(&listed)),
+        "{error}"
+    );
+    let error = Db::open(dir.path()).unwrap_err();
+    assert!(error.to_string().contains(&listed), "{error}");
+}
+
+#[test]
+fn a_wal_that_does_not_continue_the_manifest_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let flushed = {
+        let db = Db::open(dir.path()).unwrap();
+        db.flush().unwrap();
+        db.close().unwrap();
+        // The WAL now starts right after what the manifest holds.
+        Wal::builder(dir.path().join("wal"))
+            .replay_and_open(Lsn::FIRST, |_| {})
+            .unwrap()
+            .next_lsn()
+    };
+    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    Wal::builder(dir.path().join("wal"))
+        .replay_and_open(Lsn(flushed.0 + 5), |_| {})
+        .unwrap()
+        .close()
+        .unwrap();
+    let error = Db::open(dir.path()).unwrap_err();
+    assert!(matches!(error, Error::WalGap { .. }), "{error}");
+}
+
+#[test]
+fn a_deleted_wal_directory_starts_again_after_the_manifest_and_keeps_new_points() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    {
+        let db = Db::open(dir.path()).unwrap();
+        db.flush().unwrap();
+        db.close().unwrap();
+    }
+    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    {
+        let db = Db::builder(dir.path())
+            .durability(Durability::Sync)
+            .open()
+            .unwrap();
+        let run = db.find_run("e", "r").unwrap();
+        db.log(run, "loss", 0.25).unwrap();
+        db.close().unwrap();
+    }
+    // Before, the new WAL restarted at LSN 1, below what the manifest
+    // holds, and the next open skipped the point.
+    let db = Db::open(dir.path()).unwrap();
+    let run = db.find_run("e", "r").unwrap();
+    assert_eq!(
+        db.history(run, "loss", ..).unwrap().values,
+        [3.0, 2.0, 1.0, 0.5, 0.25]
+    );
+}
