@@ -11,10 +11,31 @@ use crate::query::{open_writer, print_runs};
 
 const RUNS: usize = 12;
 
-/// Creates the demo database in `dir` (or reuses it) and lists its runs.
+/// The tag the last run gets once the whole demo is durable: a database
+/// without it holds a demo that was interrupted.
+const COMPLETE: (&str, &str) = ("demo", "complete");
+
+/// Creates the demo database in `dir` (or reuses a complete one) and lists
+/// its runs.
 pub fn run(dir: &Path, steps: u64, json: bool) -> CliResult {
-    if dir.join("MANIFEST").exists() {
-        eprintln!("{} already holds a database; listing it", dir.display());
+    let exists = ["RUNLOG", "MANIFEST", "wal"]
+        .iter()
+        .any(|name| dir.join(name).exists());
+    if exists {
+        let db = Db::open_read_only(dir)?;
+        let runs = db.runs(&RunFilter::default());
+        let complete = runs
+            .iter()
+            .any(|r| r.info.tags.get(COMPLETE.0).map(String::as_str) == Some(COMPLETE.1));
+        if !complete {
+            return Err(format!(
+                "{} holds an incomplete demo ({} of {RUNS} runs started; it was interrupted): delete it and run `runlog-db demo` again",
+                dir.display(),
+                runs.len()
+            )
+            .into());
+        }
+        eprintln!("{} already holds the demo; listing it", dir.display());
     } else {
         create(dir, steps)?;
         eprintln!("created the demo database in {}", dir.display());
@@ -73,5 +94,11 @@ fn create(dir: &Path, steps: u64) -> CliResult {
     }
     progress.finish_and_clear();
     db.flush()?;
+    // Marked complete only once every point is in a segment.
+    let last = db
+        .find_run(&experiment_id((RUNS - 1) % 3), &run_id(RUNS - 1))
+        .ok_or("the demo's last run is missing")?;
+    db.set_tag(last, COMPLETE.0, COMPLETE.1)?;
+    db.sync()?;
     Ok(db.close()?)
 }

@@ -197,6 +197,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a database that refuses to open readable again: drop damaged WAL
+    /// records that intact ones follow (each becomes an empty write call),
+    /// saying exactly what was dropped. Never run implicitly.
+    #[command(after_help = "Example:\n  runlog-db repair /data/runs")]
+    Repair {
+        /// The database directory.
+        dir: PathBuf,
+    },
     /// Flush what is in memory and the WAL into segments, then merge every
     /// segment into one (opens the database for writing).
     Compact {
@@ -356,6 +364,7 @@ fn run(command: Command) -> Result<(), CliError> {
         Command::Verify { dir, json } => storage::verify(&dir, json),
         Command::Wal { dir, from, json } => storage::wal(&dir, from, json),
         Command::Compact { dir } => storage::compact(&dir),
+        Command::Repair { dir } => storage::repair(&dir),
         Command::Plot {
             dir,
             run,

@@ -28,7 +28,9 @@ struct MlflowRun {
     experiment: String,
     run_id: String,
     name: String,
-    status: Option<RunStatus>,
+    /// MLflow's status, as written there (checked before anything is
+    /// written).
+    status: Option<String>,
     start_ms: Option<i64>,
     end_ms: Option<i64>,
     params: Vec<(String, String)>,
@@ -61,6 +63,7 @@ pub fn import(dir: &Path, source: &Path) -> Result<(), String> {
             source.display()
         ));
     };
+    check_statuses(&runs)?;
     write(dir, runs)
 }
 
@@ -82,7 +85,7 @@ fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
             Ok(MlflowRun {
                 run_id: row.get(0)?,
                 name: row.get::<_, Option<String>>(1)?.unwrap_or_default(),
-                status: row.get::<_, Option<String>>(2)?.as_deref().and_then(status),
+                status: row.get::<_, Option<String>>(2)?,
                 start_ms: row.get(3)?,
                 end_ms: row.get(4)?,
                 experiment: row.get(5)?,
@@ -204,16 +207,63 @@ fn parse_number(text: &str) -> Option<f64> {
     }
 }
 
+/// Folders MLflow keeps beside experiments and runs, which hold none.
+const NOT_RUNS: [&str; 5] = [".trash", "models", "tags", "datasets", "traces"];
+
 /// The folders in `dir` that hold a `meta.yaml` (experiments in `mlruns`,
-/// runs in an experiment), sorted.
+/// runs in an experiment), sorted; any other folder is named on standard
+/// error as skipped, never dropped silently.
 fn folders_with_meta(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
-    let mut folders: Vec<_> = fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("meta.yaml").is_file())
-        .collect();
+    let mut folders = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let path = entry.map_err(|e| format!("{}: {e}", dir.display()))?.path();
+        if !path.is_dir() {
+            continue;
+        }
+        if path.join("meta.yaml").is_file() {
+            folders.push(path);
+        } else if !path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| NOT_RUNS.contains(&n))
+        {
+            eprintln!(
+                "runlog-db: skipped {}: it holds no meta.yaml",
+                path.display()
+            );
+        }
+    }
     folders.sort();
     Ok(folders)
+}
+
+/// A folder's name, which must be UTF-8 (a name is never guessed at).
+fn folder_name(dir: &Path) -> Result<String, String> {
+    dir.file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_string)
+        .ok_or_else(|| {
+            format!(
+                "{}: the folder name is not UTF-8; nothing imported",
+                dir.display()
+            )
+        })
+}
+
+/// Refuses, before anything is written, a run whose status MLflow does not
+/// define (rather than guessing `running`).
+fn check_statuses(runs: &[MlflowRun]) -> Result<(), String> {
+    for run in runs {
+        if let Some(text) = &run.status
+            && status(text).is_none()
+        {
+            return Err(format!(
+                "MLflow run {}: unknown status {text:?}; nothing imported",
+                run.run_id
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether a `meta.yaml` marks its experiment or run deleted.
@@ -228,36 +278,39 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
         if is_deleted(&experiment) {
             continue;
         }
-        let experiment_name = experiment.get("name").cloned().unwrap_or_else(|| {
-            experiment_dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned()
-        });
+        let experiment_name = match experiment.get("name") {
+            Some(name) => name.clone(),
+            None => folder_name(&experiment_dir)?,
+        };
         for run_dir in folders_with_meta(&experiment_dir)? {
             let run_meta = meta(&run_dir.join("meta.yaml"))?;
             if is_deleted(&run_meta) {
                 continue;
             }
-            let run_id = run_meta
-                .get("run_id")
-                .or(run_meta.get("run_uuid"))
-                .cloned()
-                .unwrap_or_else(|| {
-                    run_dir
-                        .file_name()
-                        .unwrap_or_default()
-                        .to_string_lossy()
-                        .into_owned()
-                });
-            let time = |key: &str| run_meta.get(key).and_then(|v| v.parse::<i64>().ok());
+            let run_id = match run_meta.get("run_id").or(run_meta.get("run_uuid")) {
+                Some(id) => id.clone(),
+                None => folder_name(&run_dir)?,
+            };
+            let meta_path = run_dir.join("meta.yaml");
+            let time = |key: &str| -> Result<Option<i64>, String> {
+                run_meta
+                    .get(key)
+                    .map(|v| {
+                        v.parse::<i64>().map_err(|_| {
+                            format!(
+                                "{}: {key} {v:?} is not a time in ms; nothing imported",
+                                meta_path.display()
+                            )
+                        })
+                    })
+                    .transpose()
+            };
             let mut run = MlflowRun {
                 experiment: experiment_name.clone(),
                 name: run_meta.get("run_name").cloned().unwrap_or_default(),
-                status: run_meta.get("status").and_then(|s| status(s)),
-                start_ms: time("start_time"),
-                end_ms: time("end_time"),
+                status: run_meta.get("status").cloned(),
+                start_ms: time("start_time")?,
+                end_ms: time("end_time")?,
                 run_id,
                 ..MlflowRun::default()
             };
@@ -359,7 +412,7 @@ fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
                 progress.inc(chunk.len() as u64);
             }
         }
-        if let Some(status) = run.status {
+        if let Some(status) = run.status.as_deref().and_then(status) {
             db.set_status_at(id, status, run.end_ms).map_err(e)?;
         }
     }

@@ -139,11 +139,19 @@ pub fn verify(dir: &Path, json: bool) -> CliResult {
             .iter()
             .map(|p| json!({"file": p.file, "offset": p.offset, "message": p.message}))
             .collect();
+        let notes: Vec<Value> = report
+            .notes
+            .iter()
+            .map(|p| json!({"file": p.file, "offset": p.offset, "message": p.message}))
+            .collect();
         out.json(&json!({
             "segments": report.segments, "chunks": report.chunks, "points": report.points,
-            "wal_records": report.wal_records, "problems": problems,
+            "wal_records": report.wal_records, "problems": problems, "notes": notes,
         }))?;
     } else {
+        for note in &report.notes {
+            out.line(format!("note {}", describe(note)))?;
+        }
         for problem in &report.problems {
             out.line(format!("PROBLEM {}", describe(problem)))?;
         }
@@ -207,5 +215,29 @@ pub fn compact(dir: &Path) -> CliResult {
         "flushed {pending} points from the WAL; compacted {before} segments into {} ({bytes} bytes)",
         after.len()
     );
+    Ok(())
+}
+
+/// `repair`: what the library's repair dropped and could not do.
+pub fn repair(dir: &Path) -> CliResult {
+    let report = runlog::repair(dir)?;
+    let mut out = Out::new();
+    for dropped in &report.wal_dropped {
+        out.line(format!(
+            "dropped WAL records {}..={} ({} bytes at byte {} of {}): {}",
+            dropped.lsns.start(),
+            dropped.lsns.end(),
+            dropped.bytes,
+            dropped.offset,
+            dropped.file.display(),
+            dropped.kind
+        ))?;
+    }
+    for note in &report.notes {
+        out.line(format!("note: {note}"))?;
+    }
+    if report.wal_dropped.is_empty() && report.notes.is_empty() {
+        out.line("nothing to repair")?;
+    }
     Ok(())
 }

@@ -226,6 +226,19 @@ fn demo_creates_a_database_and_lists_it() {
         "a second demo reuses the database"
     );
     ok(&["verify", demo]);
+
+    // What an interrupted demo leaves (some runs, no completion mark) is
+    // said to be incomplete, not listed as a demo.
+    let partial = dir.path().join("partial");
+    {
+        let db = Db::open(&partial).unwrap();
+        db.create_run("exp-0", "run-00000").unwrap();
+        db.close().unwrap();
+    }
+    let out = runlog_db(&["demo", partial.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("incomplete demo (1 of 12 runs"), "{stderr}");
 }
 
 #[test]

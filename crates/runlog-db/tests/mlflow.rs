@@ -157,3 +157,57 @@ fn the_sqlite_store_comes_over_as_mlflow_stored_it() {
     assert_eq!((info.status, info.end_ms), (RunStatus::Running, None));
     assert_eq!(db.latest(second, "acc").unwrap().value, 0.5);
 }
+
+/// Runs `import-mlflow` expecting a refusal; returns its message.
+fn refused(dir: &Path, source: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_runlog-db"))
+        .args([
+            "import-mlflow",
+            dir.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn what_cannot_be_read_as_mlflow_wrote_it_is_refused_not_guessed() {
+    let root = tempfile::tempdir().unwrap();
+    let mlruns = root.path().join("mlruns");
+    let run = mlruns.join("0/d\u{e9}j\u{e0}-vu-run-id");
+    fs::create_dir_all(&run).unwrap();
+    fs::create_dir_all(mlruns.join("0/no-meta-here")).unwrap();
+    fs::write(
+        mlruns.join("0/meta.yaml"),
+        "experiment_id: '0'\nname: Default\n",
+    )
+    .unwrap();
+    let meta = |status: &str, start: &str| {
+        format!(
+            "run_id: d\u{e9}j\u{e0}-vu-run-id\nrun_name: r\nstatus: {status}\nstart_time: {start}\nlifecycle_stage: active\n"
+        )
+    };
+    let db = root.path().join("db");
+
+    fs::write(run.join("meta.yaml"), meta("PAUSED", "1700000000000")).unwrap();
+    let message = refused(&db, &mlruns);
+    assert!(message.contains("unknown status \"PAUSED\""), "{message}");
+    assert!(
+        message.contains("no-meta-here"),
+        "a skipped folder is named: {message}"
+    );
+
+    fs::write(run.join("meta.yaml"), meta("FINISHED", "yesterday")).unwrap();
+    let message = refused(&db, &mlruns);
+    assert!(message.contains("start_time \"yesterday\""), "{message}");
+    assert!(!db.exists(), "nothing written");
+
+    // A non-ASCII run id imports (it used to panic when cut for a name).
+    fs::write(run.join("meta.yaml"), meta("FINISHED", "1700000000000")).unwrap();
+    import(&db, &mlruns);
+    import(&db, &mlruns);
+    let reader = Db::open_read_only(&db).unwrap();
+    assert!(reader.find_run("Default", "r-d\u{e9}j\u{e0}-vu-").is_some());
+}

@@ -168,6 +168,12 @@ pub enum Corruption {
     },
     /// Magic bytes are missing (header or trailer).
     BadMagic,
+    /// The header is a segment's but the file does not end with a
+    /// trailer: the file was cut short (truncated) or its end overwritten.
+    MissingTrailer {
+        /// The file's length.
+        len: u64,
+    },
     /// A stored CRC32 does not match the bytes it covers.
     ChecksumMismatch {
         /// The CRC stored in the file.
@@ -191,6 +197,10 @@ impl fmt::Display for Corruption {
                 write!(f, "file of {len} bytes is too short for a segment")
             }
             Corruption::BadMagic => write!(f, "not a runlog segment (bad magic bytes)"),
+            Corruption::MissingTrailer { len } => write!(
+                f,
+                "the file ends at byte {len} without a segment trailer: it was truncated, or its end overwritten"
+            ),
             Corruption::ChecksumMismatch { expected, got } => write!(
                 f,
                 "checksum mismatch: stored {expected:#010x}, computed {got:#010x}"

@@ -84,7 +84,13 @@ impl SegmentReader {
         let trailer_at = len - TRAILER_LEN;
         let mut trailer_bytes = [0u8; TRAILER_LEN];
         trailer_bytes.copy_from_slice(&bytes[trailer_at..]);
+        // The header was a segment's: no trailer magic at the end means a
+        // cut or overwritten end, not another kind of file.
         let trailer = Trailer::decode(&trailer_bytes)
+            .map_err(|kind| match kind {
+                Corruption::BadMagic => Corruption::MissingTrailer { len: len as u64 },
+                other => other,
+            })
             .map_err(|kind| corrupt(&path, trailer_at as u64, kind))?;
         let footer_end = trailer.footer_offset.checked_add(trailer.footer_len);
         if trailer.footer_offset < HEADER_LEN as u64 || footer_end != Some(trailer_at as u64) {

@@ -75,6 +75,15 @@ fn every_truncation_is_refused() {
         let error = read_everything(bytes[..cut].to_vec(), &data)
             .expect_err("a truncated segment never reads as whole");
         assert_names_the_file(&error);
+        // Past the header, a cut is named as one, not as another file.
+        if let Error::Corrupt { kind, .. } = &error
+            && cut >= 64
+        {
+            assert!(
+                matches!(kind, Corruption::MissingTrailer { len } if *len == cut as u64),
+                "cut at {cut}: {kind}"
+            );
+        }
     }
 }
 

@@ -55,6 +55,8 @@ pub struct WalFollower {
 struct OpenFile {
     first_lsn: Lsn,
     path: PathBuf,
+    /// The same path, shared by the records read from the file.
+    shared_path: Arc<Path>,
     reader: Box<dyn ReadAt>,
     /// The offset after the last record taken from this file.
     offset: u64,
@@ -157,7 +159,12 @@ impl WalFollower {
                 Next::Frame { lsn, len, payload } if lsn == self.next => {
                     file.offset += len as u64;
                     self.next = lsn.next();
-                    return Ok(Followed::Record(Record { lsn, payload }));
+                    return Ok(Followed::Record(Record {
+                        lsn,
+                        payload,
+                        file: Arc::clone(&file.shared_path),
+                        offset,
+                    }));
                 }
                 Next::Frame { lsn, .. } => {
                     return Err(Error::Corrupt {
@@ -226,6 +233,7 @@ impl WalFollower {
         };
         let mut file = OpenFile {
             first_lsn,
+            shared_path: Arc::from(path.as_path()),
             path,
             reader,
             offset: HEADER_LEN as u64,

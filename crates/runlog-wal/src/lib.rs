@@ -41,6 +41,7 @@ mod names;
 mod options;
 mod reader;
 mod record;
+mod repair;
 mod storage;
 mod writer;
 
@@ -53,5 +54,6 @@ pub use mem_storage::{MemStats, MemStorage};
 pub use options::{Durability, RecoveryMode};
 pub use reader::{Record, Tail, WalReader};
 pub use record::{MAX_PAYLOAD, RECORD_HEADER_LEN};
+pub use repair::{Dropped, repair};
 pub use storage::{FsStorage, ReadAt, Storage, StorageFile};
 pub use writer::Wal;

@@ -53,12 +53,21 @@ struct FileImage {
 enum DirOp {
     Create(PathBuf),
     Remove(PathBuf, FileImage),
+    /// A rename of `from` (whose image it was) over `to` (and what `to`
+    /// held before, if anything).
+    Rename {
+        from: PathBuf,
+        to: PathBuf,
+        moved: FileImage,
+        replaced: Option<FileImage>,
+    },
 }
 
 impl DirOp {
     fn path(&self) -> &Path {
         match self {
             DirOp::Create(path) | DirOp::Remove(path, _) => path,
+            DirOp::Rename { to, .. } => to,
         }
     }
 }
@@ -125,6 +134,18 @@ impl MemStorage {
                 }
                 DirOp::Remove(path, image) => {
                     files.insert(path.clone(), image.clone());
+                }
+                DirOp::Rename {
+                    from,
+                    to,
+                    moved,
+                    replaced,
+                } => {
+                    files.remove(to);
+                    files.insert(from.clone(), moved.clone());
+                    if let Some(replaced) = replaced {
+                        files.insert(to.clone(), replaced.clone());
+                    }
                 }
             }
         }
@@ -279,6 +300,19 @@ impl Storage for MemStorage {
         let image = fs.files.remove(path).ok_or_else(|| not_found(path))?;
         fs.unsynced_dir_ops
             .push(DirOp::Remove(path.to_path_buf(), image));
+        Ok(())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut fs = self.fs.lock();
+        let moved = fs.files.remove(from).ok_or_else(|| not_found(from))?;
+        let replaced = fs.files.insert(to.to_path_buf(), moved.clone());
+        fs.unsynced_dir_ops.push(DirOp::Rename {
+            from: from.to_path_buf(),
+            to: to.to_path_buf(),
+            moved,
+            replaced,
+        });
         Ok(())
     }
 

@@ -20,6 +20,11 @@ pub struct Record {
     pub lsn: Lsn,
     /// The bytes appended, shared with the buffer the file was read into.
     pub payload: Bytes,
+    /// The file it was read from (for messages about its payload).
+    pub file: Arc<Path>,
+    /// Where its frame starts in that file; the payload starts
+    /// [`crate::RECORD_HEADER_LEN`] bytes later.
+    pub offset: u64,
 }
 
 /// How the readable part of the log ends.
@@ -63,6 +68,8 @@ pub struct WalReader {
 #[derive(Debug)]
 struct OpenFile {
     path: PathBuf,
+    /// The same path, shared by the records read from the file.
+    shared_path: Arc<Path>,
     is_last: bool,
     cursor: FileCursor,
 }
@@ -162,6 +169,7 @@ impl WalReader {
         cursor.take(HEADER_LEN);
         self.expected = Some(file.first_lsn);
         self.current = Some(OpenFile {
+            shared_path: Arc::from(file.path.as_path()),
             path: file.path,
             is_last,
             cursor,
@@ -282,12 +290,15 @@ impl Iterator for WalReader {
             });
             match decoded {
                 Ok(frame) => {
+                    let offset = open.cursor.offset();
                     let bytes = open.cursor.take(frame.payload.end);
                     self.expected = Some(frame.lsn.next());
                     if frame.lsn >= self.from {
                         return Some(Ok(Record {
                             lsn: frame.lsn,
                             payload: bytes.slice(frame.payload),
+                            file: Arc::clone(&open.shared_path),
+                            offset,
                         }));
                     }
                 }

@@ -29,6 +29,8 @@ pub trait Storage: Send + Sync + Debug {
     fn open_append(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>>;
     /// Deletes the file at `path`.
     fn remove_file(&self, path: &Path) -> io::Result<()>;
+    /// Renames `from` to `to`, replacing `to` atomically.
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Makes the creations and deletions of files in `dir` durable.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
 }
@@ -94,6 +96,10 @@ impl Storage for FsStorage {
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {

@@ -227,14 +227,7 @@ impl DbBuilder {
             })
             .replay_and_open(Lsn(flushed_lsn + 1), |record| {
                 first_replayed.get_or_insert(record.lsn);
-                replay(
-                    &record.payload,
-                    record.lsn,
-                    &dir,
-                    &mut catalog,
-                    &mut memtable,
-                    &mut replay_error,
-                );
+                replay(&record, &mut catalog, &mut memtable, &mut replay_error);
             })?;
         if let Some(error) = replay_error {
             return Err(error);
@@ -304,9 +297,7 @@ impl DbBuilder {
 
 /// Applies one replayed WAL record, remembering the first error.
 fn replay(
-    payload: &[u8],
-    lsn: Lsn,
-    dir: &Path,
+    record: &runlog_wal::Record,
     catalog: &mut Catalog,
     memtable: &mut Memtable,
     error: &mut Option<Error>,
@@ -314,18 +305,26 @@ fn replay(
     if error.is_some() {
         return;
     }
-    match Record::decode(payload) {
-        Ok(record) => {
-            record.apply(catalog, memtable);
-            memtable.last_lsn = lsn.0;
+    match Record::decode(&record.payload) {
+        Ok(ops) => {
+            ops.apply(catalog, memtable);
+            memtable.last_lsn = record.lsn.0;
         }
-        Err((offset, reason)) => {
-            *error = Some(Error::Corrupt {
-                file: dir.join("wal"),
-                offset: offset as u64,
-                reason: format!("WAL record {lsn} does not decode: {reason}"),
-            });
-        }
+        Err(decode_error) => *error = Some(undecodable(record, decode_error)),
+    }
+}
+
+/// A WAL record whose payload does not decode (its CRC held: written by a
+/// build that knows ops this one does not, or a bug), named by its file
+/// and the offset of the bad byte in that file.
+pub(crate) fn undecodable(
+    record: &runlog_wal::Record,
+    (at, reason): crate::wire::DecodeError,
+) -> Error {
+    Error::Corrupt {
+        file: record.file.to_path_buf(),
+        offset: record.offset + runlog_wal::RECORD_HEADER_LEN as u64 + at as u64,
+        reason: format!("WAL record {} does not decode: {reason}", record.lsn),
     }
 }
 
@@ -516,14 +515,7 @@ fn try_load_read_only(
                     found: format!("its first record after that is {}", record.lsn),
                 }));
             }
-            replay(
-                &record.payload,
-                record.lsn,
-                dir,
-                &mut catalog,
-                &mut memtable,
-                &mut error,
-            );
+            replay(&record, &mut catalog, &mut memtable, &mut error);
         }
         if let Some(error) = error {
             return Err(error);

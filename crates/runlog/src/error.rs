@@ -66,7 +66,7 @@ pub enum Error {
         supported: u32,
     },
     /// A name breaks the naming rules.
-    #[error("invalid {what} {name:?}: {reason}")]
+    #[error("invalid {what} {}: {reason}", shown(name))]
     InvalidName {
         /// What the name names ("metric name", "tag key", ...).
         what: &'static str,
@@ -76,7 +76,7 @@ pub enum Error {
         reason: String,
     },
     /// A limit would be exceeded.
-    #[error("run {run}: {what} limit of {limit} reached, {name:?} refused")]
+    #[error("run {run}: {what} limit of {limit} reached, {} refused", shown(name))]
     LimitExceeded {
         /// The run.
         run: RunId,
@@ -88,7 +88,10 @@ pub enum Error {
         name: String,
     },
     /// A parameter or tag value is too long.
-    #[error("{what} {key:?} has a value of {len} bytes; the limit is {limit}")]
+    #[error(
+        "{what} {} has a value of {len} bytes; the limit is {limit}",
+        shown(key)
+    )]
     ValueTooLong {
         /// "param" or "tag".
         what: &'static str,
@@ -103,7 +106,7 @@ pub enum Error {
     #[error("no run with id {0}")]
     UnknownRun(RunId),
     /// The run has no such metric or table.
-    #[error("run {run} has no {what} named {name:?}")]
+    #[error("run {run} has no {what} named {}", shown(name))]
     UnknownSeries {
         /// The run.
         run: RunId,
@@ -113,7 +116,11 @@ pub enum Error {
         name: String,
     },
     /// A run of this name already exists in the experiment.
-    #[error("experiment {experiment:?} already has a run named {name:?} (id {existing})")]
+    #[error(
+        "experiment {} already has a run named {} (id {existing})",
+        shown(experiment),
+        shown(name)
+    )]
     RunExists {
         /// The experiment.
         experiment: String,
@@ -123,7 +130,11 @@ pub enum Error {
         existing: RunId,
     },
     /// Params are write-once (as in MLflow).
-    #[error("run {run}: param {key:?} is already set to {existing:?}; params cannot change")]
+    #[error(
+        "run {run}: param {} is already set to {}; params cannot change",
+        shown(key),
+        shown(existing)
+    )]
     ParamAlreadySet {
         /// The run.
         run: RunId,
@@ -133,7 +144,7 @@ pub enum Error {
         existing: String,
     },
     /// A name is already used by the other kind of series in this run.
-    #[error("run {run}: {name:?} is already a {existing}")]
+    #[error("run {run}: {} is already a {existing}", shown(name))]
     KindConflict {
         /// The run.
         run: RunId,
@@ -143,7 +154,11 @@ pub enum Error {
         existing: &'static str,
     },
     /// The columns given to `log_table` differ in length.
-    #[error("table {table:?}: column {column:?} has {len} values, the first column has {expected}")]
+    #[error(
+        "table {}: column {} has {len} values, the first column has {expected}",
+        shown(table),
+        shown(column)
+    )]
     RaggedTable {
         /// The table.
         table: String,
@@ -153,6 +168,20 @@ pub enum Error {
         len: usize,
         /// The first column's length.
         expected: usize,
+    },
+    /// Implicit steps would pass `i64::MAX`: the metric's last step leaves
+    /// no room for the points logged without a step.
+    #[error(
+        "run {run}: metric {}: no implicit step is left after i64::MAX for {count} more points; give steps explicitly",
+        shown(name)
+    )]
+    StepOverflow {
+        /// The run.
+        run: RunId,
+        /// The metric.
+        name: String,
+        /// Points that were to be logged.
+        count: usize,
     },
     /// A directory holds files, but no runlog database: nothing in it is
     /// touched.
@@ -196,6 +225,16 @@ pub enum Error {
         /// The accepted range.
         rule: &'static str,
     },
+}
+
+/// A name as messages show it: whole when short, else its first 64
+/// characters and its length, so that a 10 MB name makes no 10 MB message.
+pub(crate) fn shown(name: &str) -> String {
+    const SHOWN: usize = 64;
+    match name.char_indices().nth(SHOWN) {
+        None => format!("{name:?}"),
+        Some((cut, _)) => format!("{:?}... ({} bytes)", &name[..cut], name.len()),
+    }
 }
 
 /// The engine's result type.

@@ -11,8 +11,9 @@ use runlog_segment::{Columns, SeriesId};
 use runlog_wal::{Followed, FsStorage, Lsn, WalFollower};
 
 use crate::catalog::{RunStatus, SeriesName};
+use crate::db::undecodable;
 use crate::ops::{Op, Record};
-use crate::{Db, Error, Result, RunId};
+use crate::{Db, Result, RunId};
 
 /// Points one [`Follower::poll`] gathers at most before it returns (it
 /// always returns whole write calls).
@@ -107,12 +108,7 @@ impl Follower {
                     continue;
                 }
             };
-            let decoded =
-                Record::decode(&record.payload).map_err(|(offset, reason)| Error::Corrupt {
-                    file: "wal".into(),
-                    offset: offset as u64,
-                    reason: format!("WAL record {} does not decode: {reason}", record.lsn),
-                })?;
+            let decoded = Record::decode(&record.payload).map_err(|e| undecodable(&record, e))?;
             for op in decoded.ops {
                 points += self.absorb(op, &mut changes);
             }

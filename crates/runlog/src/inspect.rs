@@ -9,6 +9,7 @@ use std::sync::Arc;
 use runlog_segment::{Columns, SegmentReader, Stats};
 use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
 
+use crate::db::undecodable;
 use crate::manifest::{Manifest, segment_path};
 use crate::ops::Record;
 use crate::{Error, Result};
@@ -37,36 +38,119 @@ pub struct VerifyReport {
     pub wal_records: u64,
     /// Every problem found (empty: the database is intact).
     pub problems: Vec<Problem>,
+    /// What is worth knowing but is no damage: a torn WAL tail (the record
+    /// a live writer is appending, or the write call a crash cut, which
+    /// recovery drops), files in `segments/` that are not the engine's.
+    pub notes: Vec<Problem>,
 }
+
+/// How many times [`verify`] starts again when a writer replaced the
+/// manifest while it read.
+const VERIFY_ATTEMPTS: usize = 20;
 
 /// Reads everything in the database at `dir` and checks it: the manifest,
 /// every chunk of every segment (CRC, decoding, statistics against the
 /// decoded points, series statistics against their chunks), and every WAL
-/// record (CRC, sequence, encoding). Problems are collected, not returned
-/// as errors, so one damaged file does not hide another.
+/// record (CRC, sequence, encoding), and that the WAL continues the
+/// manifest. Problems are collected, not returned as errors, so one
+/// damaged file does not hide another.
+///
+/// It checks one snapshot of a live database: the segments the manifest
+/// lists are opened (and so held) before any is read, and if a writer
+/// replaced the manifest meanwhile (a compaction retired a segment), it
+/// starts again. The end of the last WAL file, where a writer appends, is
+/// a note when torn, not a problem.
 pub fn verify(dir: &Path) -> Result<VerifyReport> {
+    for _ in 0..VERIFY_ATTEMPTS {
+        if let Some(report) = try_verify(dir)? {
+            return Ok(report);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    Err(Error::io(
+        "verify",
+        dir,
+        std::io::Error::other("a writer replaced the manifest at every attempt; try again"),
+    ))
+}
+
+/// One attempt; `None` if the manifest changed under it.
+fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     let mut report = VerifyReport::default();
     let manifest = match Manifest::read(dir) {
         Ok(manifest) => manifest.unwrap_or_default(),
         Err(e) => {
             report.problems.push(problem_of(&e, dir.join("MANIFEST")));
-            return Ok(report);
+            // The WAL is still checked; with no manifest to compare, a file
+            // vanishing meanwhile is no reason to start again.
+            verify_wal(dir, 0, &mut report)?;
+            return Ok(Some(report));
         }
     };
+    let listed = |m: &Manifest| (m.flushed_lsn, m.segments.clone());
+    let mut readers = Vec::with_capacity(manifest.segments.len());
     for entry in &manifest.segments {
         let path = segment_path(dir, entry.file_no);
-        report.segments += 1;
-        let reader = match SegmentReader::open(&path) {
-            Ok(reader) => reader,
+        match SegmentReader::open(&path) {
+            Ok(reader) => readers.push(reader),
             Err(e) => {
+                let moved = Manifest::read(dir)
+                    .ok()
+                    .flatten()
+                    .is_some_and(|now| listed(&now) != listed(&manifest));
+                if moved {
+                    return Ok(None);
+                }
+                report.segments += 1;
                 report.problems.push(problem_of(&e.into(), path));
-                continue;
             }
-        };
-        verify_segment(&reader, &mut report);
+        }
     }
-    verify_wal(dir, &mut report)?;
-    Ok(report)
+    for reader in &readers {
+        report.segments += 1;
+        verify_segment(reader, &mut report);
+    }
+    note_foreign_segment_files(dir, &mut report);
+    let problems_before = report.problems.len();
+    if !verify_wal(dir, manifest.flushed_lsn, &mut report)? {
+        return Ok(None); // the writer deleted WAL files while we read
+    }
+    // A flush between reading the manifest and the WAL truncates the WAL
+    // past what that manifest says: only a WAL problem that the current
+    // manifest still shows is one.
+    let wal_problems = report.problems.len() > problems_before;
+    let moved = || {
+        Manifest::read(dir)
+            .ok()
+            .flatten()
+            .is_some_and(|now| listed(&now) != listed(&manifest))
+    };
+    if wal_problems && moved() {
+        return Ok(None);
+    }
+    Ok(Some(report))
+}
+
+/// Files in `segments/` that the engine did not name: left alone, and said.
+fn note_foreign_segment_files(dir: &Path, report: &mut VerifyReport) {
+    let Ok(entries) = std::fs::read_dir(dir.join("segments")) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name.to_str().is_some_and(|n| {
+            n.strip_suffix(".seg")
+                .or_else(|| n.strip_suffix(".seg.tmp"))
+                .is_some_and(|d| d.len() == 16 && d.bytes().all(|b| b.is_ascii_digit()))
+        });
+        if !ours {
+            report.notes.push(Problem {
+                file: entry.path(),
+                offset: None,
+                message: "not a file of the engine's; left alone".into(),
+            });
+        }
+    }
 }
 
 fn verify_segment(reader: &SegmentReader, report: &mut VerifyReport) {
@@ -109,35 +193,95 @@ fn verify_segment(reader: &SegmentReader, report: &mut VerifyReport) {
     }
 }
 
-fn verify_wal(dir: &Path, report: &mut VerifyReport) -> Result<()> {
+/// The WAL files of `dir`, by first LSN.
+fn wal_files(wal_dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(wal_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let digits = name.strip_suffix(".log")?;
+            (digits.len() == 20)
+                .then(|| digits.parse().ok())?
+                .map(|lsn| (lsn, entry.path()))
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// Checks every WAL record, going on past a damaged file to the next one,
+/// and that the log continues after `flushed_lsn`; `false` if a file
+/// vanished while it was read (a writer truncating the log).
+fn verify_wal(dir: &Path, flushed_lsn: u64, report: &mut VerifyReport) -> Result<bool> {
     let wal_dir = dir.join("wal");
-    if !wal_dir.exists() {
-        return Ok(());
+    let files = wal_files(&wal_dir);
+    if let Some(&(first, ref path)) = files.first()
+        && first > flushed_lsn + 1
+    {
+        report.problems.push(Problem {
+            file: path.clone(),
+            offset: None,
+            message: format!(
+                "the WAL starts at record {first}, but the MANIFEST reaches only record {flushed_lsn}: write calls in between are missing"
+            ),
+        });
     }
     let storage: Arc<dyn Storage> = Arc::new(FsStorage);
-    let reader = WalReader::open(storage, &wal_dir, RecoveryMode::Strict, Lsn(0))?;
-    for record in reader {
-        match record {
-            Ok(record) => {
-                report.wal_records += 1;
-                if let Err((offset, reason)) = Record::decode(&record.payload) {
-                    report.problems.push(Problem {
-                        file: wal_dir.clone(),
-                        offset: None,
-                        message: format!(
-                            "WAL record {} does not decode at payload byte {offset}: {reason}",
-                            record.lsn
-                        ),
-                    });
-                }
-            }
+    let mut from = files.first().map(|f| f.0);
+    while let Some(first_lsn) = from.take() {
+        let mut reader = match WalReader::open(
+            Arc::clone(&storage),
+            &wal_dir,
+            RecoveryMode::TolerateCorruptTail,
+            Lsn(first_lsn),
+        ) {
+            Ok(reader) => reader,
             Err(e) => {
                 report.problems.push(problem_of(&e.into(), wal_dir.clone()));
-                break;
+                return Ok(true);
+            }
+        };
+        let mut failed_in = None;
+        for record in &mut reader {
+            match record {
+                Ok(record) => {
+                    report.wal_records += 1;
+                    if let Err(e) = Record::decode(&record.payload) {
+                        let error = undecodable(&record, e);
+                        report.problems.push(problem_of(&error, wal_dir.clone()));
+                    }
+                }
+                Err(runlog_wal::Error::Io { source, .. })
+                    if source.kind() == std::io::ErrorKind::NotFound =>
+                {
+                    return Ok(false);
+                }
+                Err(e) => {
+                    let problem = problem_of(&e.into(), wal_dir.clone());
+                    failed_in = Some(problem.file.clone());
+                    report.problems.push(problem);
+                    break;
+                }
             }
         }
+        if let runlog_wal::Tail::Corrupt { file, offset, kind } = reader.tail() {
+            report.notes.push(Problem {
+                file: file.clone(),
+                offset: Some(*offset),
+                message: format!(
+                    "torn tail ({kind}): the record a writer is appending, or the write call a crash cut (never acknowledged); recovery drops it"
+                ),
+            });
+        }
+        // Go on with the file after the damaged one.
+        from = failed_in
+            .and_then(|damaged| files.iter().position(|f| f.1 == damaged))
+            .and_then(|index| files.get(index + 1))
+            .map(|f| f.0);
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The file and offset an error names, as a problem.
@@ -272,12 +416,7 @@ pub fn wal_entries(dir: &Path, from: u64) -> Result<Vec<WalEntry>> {
     let mut entries = Vec::new();
     for record in reader {
         let record = record?;
-        let decoded =
-            Record::decode(&record.payload).map_err(|(offset, reason)| Error::Corrupt {
-                file: wal_dir.clone(),
-                offset: offset as u64,
-                reason: format!("WAL record {} does not decode: {reason}", record.lsn),
-            })?;
+        let decoded = Record::decode(&record.payload).map_err(|e| undecodable(&record, e))?;
         entries.push(WalEntry {
             lsn: record.lsn.0,
             bytes: record.payload.len(),

@@ -43,6 +43,7 @@ mod manifest;
 mod memtable;
 mod ops;
 mod query;
+mod repair;
 mod segments;
 mod wire;
 mod write;
@@ -56,8 +57,10 @@ pub use history_chunks::{DEFAULT_CHUNK_POINTS, HistoryChunks};
 pub use identity::DATABASE_FORMAT_VERSION;
 pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
+pub use repair::{RepairReport, repair};
 pub use runlog_segment::{Columns, SegmentOptions, Stats, float_text};
 pub use runlog_segment::{
     Corruption as SegmentCorruption, Error as SegmentError, InputProblem as SegmentInputProblem,
 };
+pub use runlog_wal::Dropped as WalDropped;
 pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError, Tail as WalTail};

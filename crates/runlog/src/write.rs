@@ -156,13 +156,14 @@ impl<'a> NewSeries<'a> {
         id
     }
 
-    /// The step after the last one logged to `series` (0 for a new series).
-    fn next_step(&self, series: SeriesId) -> i64 {
+    /// The step after the last one logged to `series` (0 for a new series):
+    /// `None` when that was `i64::MAX`.
+    fn next_step(&self, series: SeriesId) -> Option<i64> {
         self.catalog
             .series
             .get(&series)
             .and_then(|s| s.last_logged_step)
-            .map_or(0, |s| s.saturating_add(1))
+            .map_or(Some(0), |s| s.checked_add(1))
     }
 }
 
@@ -639,15 +640,24 @@ impl Db {
         self.write(|catalog, now| {
             let mut new = NewSeries::new(catalog);
             let series = new.metric(self, run, name)?;
-            let first = new.next_step(series);
-            let range = first..first.saturating_add(values.len() as i64);
+            // Implicit steps go up from the last one; past i64::MAX there
+            // is none to give (repeating i64::MAX would be a silent lie).
+            let overflow = || Error::StepOverflow {
+                run,
+                name: name.to_string(),
+                count: values.len(),
+            };
+            let first = new.next_step(series).ok_or_else(overflow)?;
+            let end = i64::try_from(values.len())
+                .ok()
+                .and_then(|n| first.checked_add(n - 1))
+                .ok_or_else(overflow)?;
+            let range = first..end.saturating_add(1);
             if values.is_empty() {
                 // Nothing to log: not even the metric's name.
-                return Ok((Vec::new(), range));
+                return Ok((Vec::new(), first..first));
             }
-            let steps: Vec<i64> = (0..values.len() as i64)
-                .map(|i| first.saturating_add(i))
-                .collect();
+            let steps: Vec<i64> = (first..=end).collect();
             let mut ops = new.ops;
             ops.push(Op::Points {
                 series,

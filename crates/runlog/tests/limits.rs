@@ -244,3 +244,50 @@ fn out_of_range_options_are_refused_by_name() {
         })
     ));
 }
+
+#[test]
+fn a_huge_name_makes_a_short_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let run = db.create_run("e", "r").unwrap();
+    let name = "n".repeat(10 << 20);
+    let message = db.log(run, &name, 1.0).unwrap_err().to_string();
+    assert!(message.len() < 300, "{} bytes", message.len());
+    assert!(
+        message.contains(&format!("{} bytes", name.len())),
+        "{message}"
+    );
+    let message = db.history(run, &name, ..).unwrap_err().to_string();
+    assert!(message.len() < 300, "{} bytes", message.len());
+}
+
+#[test]
+fn implicit_steps_past_i64_max_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(dir.path()).unwrap();
+    let run = db.create_run("e", "r").unwrap();
+    db.log_at(run, "loss", i64::MAX - 1, 0, 1.0).unwrap();
+    assert_eq!(db.log(run, "loss", 2.0).unwrap(), i64::MAX);
+    let error = db.log(run, "loss", 3.0).unwrap_err();
+    assert!(
+        matches!(error, runlog::Error::StepOverflow { count: 1, .. }),
+        "{error}"
+    );
+    let error = db
+        .log_list(run, "acc", &[1.0; 3])
+        .map(|_| ())
+        .and_then(|()| {
+            db.log_at(run, "acc", i64::MAX - 1, 0, 0.0)?;
+            db.log_list(run, "acc", &[1.0, 2.0]).map(|_| ())
+        });
+    assert!(
+        matches!(error, Err(runlog::Error::StepOverflow { count: 2, .. })),
+        "{error:?}"
+    );
+    assert_eq!(
+        db.stats(run, "loss").unwrap().count,
+        2,
+        "nothing of a refused call"
+    );
+    assert_eq!(db.stats(run, "acc").unwrap().count, 4);
+}

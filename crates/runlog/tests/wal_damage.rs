@@ -91,3 +91,36 @@ fn a_torn_tail_is_cut_and_reported() {
     let db = Db::open(dir.path()).unwrap();
     assert_eq!(db.recovered_tail(), &WalTail::Clean);
 }
+
+#[test]
+fn a_record_that_does_not_decode_is_named_by_file_and_offset_in_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal_file = database_with_wal(dir.path());
+    let before = fs::metadata(&wal_file).unwrap().len();
+    {
+        // A record whose CRC holds but whose ops this build cannot read.
+        let wal = runlog_wal::Wal::builder(dir.path().join("wal"))
+            .open()
+            .unwrap();
+        let mut payload = vec![0u8; 8]; // wall_ms
+        payload.extend(1u32.to_le_bytes()); // one op
+        payload.push(250); // of a kind no build defines
+        payload.extend([0u8; 32]);
+        wal.append(&payload).unwrap();
+        wal.close().unwrap();
+    }
+    let error = Db::open(dir.path()).unwrap_err();
+    match &error {
+        Error::Corrupt {
+            file,
+            offset,
+            reason,
+        } => {
+            assert_eq!(file, &wal_file);
+            // The op kind byte: after the frame header, wall_ms and count.
+            assert_eq!(*offset, before + 16 + 12, "{error}");
+            assert!(reason.contains("unknown op kind 250"), "{reason}");
+        }
+        other => panic!("{other}"),
+    }
+}

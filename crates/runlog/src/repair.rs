@@ -1,0 +1,62 @@
+//! `repair`: what a person runs on a database that refuses to open because
+//! of damage, never run implicitly. It drops damaged WAL records that
+//! intact ones follow (each replaced by an empty write call with the same
+//! LSN, so every intact record after it is kept), and says what it
+//! dropped and what it could not do.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use runlog_wal::{Dropped, FsStorage};
+
+use crate::identity::{self, Found};
+use crate::manifest::Manifest;
+use crate::ops::Record;
+use crate::{Error, Result, lock};
+
+/// What [`repair`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepairReport {
+    /// The damaged WAL stretches dropped: file, offset, bytes and the LSNs
+    /// of the write calls lost.
+    pub wal_dropped: Vec<Dropped>,
+    /// What it found and left as it was, and why.
+    pub notes: Vec<String>,
+}
+
+/// Repairs the database in `dir` (see the module docs). Takes the writer
+/// lock, so it never runs beside a writer; refuses a directory that is not
+/// a database.
+pub fn repair(dir: &Path) -> Result<RepairReport> {
+    if identity::inspect(dir)? == Found::Empty {
+        return Err(Error::NotADatabase {
+            dir: dir.to_path_buf(),
+            found: "nothing".into(),
+        });
+    }
+    let _lock = lock::acquire(dir)?;
+    let mut report = RepairReport::default();
+    let wal_dir = dir.join("wal");
+    if wal_dir.is_dir() {
+        let mut filler = Vec::new();
+        Record::default().encode_into(&mut filler);
+        report.wal_dropped = runlog_wal::repair(Arc::new(FsStorage), &wal_dir, &filler)?;
+    }
+    match Manifest::read(dir) {
+        Ok(Some(_)) => {}
+        Ok(None) => {
+            let segments = std::fs::read_dir(dir.join("segments"))
+                .map(|entries| entries.count())
+                .unwrap_or(0);
+            if segments > 0 {
+                report.notes.push(format!(
+                    "the MANIFEST is missing and segments/ holds {segments} files: this build cannot rebuild it (a segment does not record which WAL records it holds, nor its runs' names); nothing there was changed"
+                ));
+            }
+        }
+        Err(e) => report.notes.push(format!(
+            "the MANIFEST is damaged ({e}): this build cannot rebuild it; nothing there was changed"
+        )),
+    }
+    Ok(report)
+}
