@@ -9,13 +9,25 @@
 //! `RUNLOG_CRASH_ITERATIONS=2000 cargo test --release -p runlog-tests --test engine_crash`
 //! runs the long mode.
 
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use runlog::Db;
 use runlog_tests::{
     ENGINE_METRICS, crash_test_setup, engine_timestamp, engine_value, run_and_kill,
+    run_and_kill_when,
 };
+
+/// Whether a segment file is being written (a flush or compaction under
+/// way): its temporary file exists.
+fn segment_write_in_progress(dir: &Path) -> bool {
+    std::fs::read_dir(dir.join("segments")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".seg.tmp"))
+    })
+}
 
 const DEFAULT_ITERATIONS: u64 = 50;
 
@@ -89,11 +101,27 @@ fn acknowledged_points_survive_sigkill_during_flushes_and_compactions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut max_acked: Option<i64> = None;
     let mut segments_seen = 0;
+    let mut in_segment_write = 0;
     for iteration in 0..iterations {
-        let delay = Duration::from_millis(5 + rng.below(120));
         let mut child = Command::new(env!("CARGO_BIN_EXE_engine-crash-child"));
         child.arg(dir.path());
-        let acked = run_and_kill(child, delay).map(|step| step as i64);
+        // Every other kill is steered into a flush or compaction: at the
+        // first sight of a segment being written (or after 3 s); the
+        // others land at random.
+        let acked = if iteration % 2 == 1 {
+            let start = Instant::now();
+            run_and_kill_when(child, || {
+                segment_write_in_progress(dir.path()) || start.elapsed() > Duration::from_secs(3)
+            })
+        } else {
+            run_and_kill(child, Duration::from_millis(5 + rng.below(120)))
+        }
+        .map(|step| step as i64);
+        // Where it landed: a temporary segment file left behind means a
+        // segment write was cut short.
+        if segment_write_in_progress(dir.path()) {
+            in_segment_write += 1;
+        }
         max_acked = max_acked.max(acked);
         let context = format!("iteration {iteration} (seed {seed})");
         // Read-only first (changes nothing), then as the next writer would.
@@ -110,4 +138,9 @@ fn acknowledged_points_survive_sigkill_during_flushes_and_compactions() {
         "the children logged before being killed"
     );
     assert!(segments_seen > 0, "flushes happened during the test");
+    println!("{iterations} kills, {in_segment_write} of them inside a segment write");
+    assert!(
+        in_segment_write > 0,
+        "no kill landed inside a flush or compaction"
+    );
 }

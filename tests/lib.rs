@@ -80,7 +80,15 @@ pub fn crash_test_setup(name: &str, default: u64) -> (u64, Rng, u64) {
 
 /// Runs `child` until it is killed with SIGKILL after `delay`; returns the
 /// number in the last line `acked N` it printed, if any.
-pub fn run_and_kill(mut child: Command, delay: Duration) -> Option<u64> {
+pub fn run_and_kill(child: Command, delay: Duration) -> Option<u64> {
+    let start = std::time::Instant::now();
+    run_and_kill_when(child, || start.elapsed() >= delay)
+}
+
+/// Runs `child` and kills it with SIGKILL as soon as `now` says so (polled
+/// every 100 us), to steer kills into a phase of its work; returns the
+/// number in the last line `acked N` it printed, if any.
+pub fn run_and_kill_when(mut child: Command, now: impl Fn() -> bool) -> Option<u64> {
     let mut child = child
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -97,7 +105,9 @@ pub fn run_and_kill(mut child: Command, delay: Duration) -> Option<u64> {
         }
         acked
     });
-    std::thread::sleep(delay);
+    while !now() {
+        std::thread::sleep(Duration::from_micros(100));
+    }
     child.kill().expect("SIGKILL the child");
     let status = child.wait().expect("reap the child");
     // A child that failed (a panic, an error) before the kill must fail

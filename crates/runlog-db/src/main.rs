@@ -251,6 +251,10 @@ enum Command {
         dir: PathBuf,
         /// An `mlflow.db` SQLite file or an `mlruns` folder.
         source: PathBuf,
+        /// What to do with MLflow runs imported before (by their run id):
+        /// refuse the import, skip them, or replace them.
+        #[arg(long, value_enum, default_value = "refuse")]
+        existing: transfer::OnExisting,
     },
     /// Follow a live run: print every point as the writer logs it, in the
     /// order logged, until Ctrl-C. Waits for a run that does not exist yet.
@@ -290,7 +294,8 @@ enum Command {
     },
     /// Read points written by `export` (or any file with its named columns):
     /// the file is read twice, streaming; a bad line is reported with its
-    /// number and nothing is written.
+    /// number and nothing is written; the runs appear all at once at the
+    /// end, or (after a crash) not at all.
     #[command(after_help = "Example:\n  runlog-db import /data/runs --format jsonl points.jsonl")]
     Import {
         /// The database directory (created if missing).
@@ -298,6 +303,10 @@ enum Command {
         /// The file format.
         #[arg(long, value_enum)]
         format: transfer::Format,
+        /// What to do with runs the database already holds (a re-run of
+        /// the same import): refuse the import, skip them, or replace them.
+        #[arg(long, value_enum, default_value = "refuse")]
+        existing: transfer::OnExisting,
         /// The file to read.
         file: PathBuf,
     },
@@ -382,7 +391,11 @@ fn run(command: Command) -> Result<(), CliError> {
             plot::Options { x, smooth, log_y },
             &output,
         ),
-        Command::ImportMlflow { dir, source } => Ok(mlflow::import(&dir, &source)?),
+        Command::ImportMlflow {
+            dir,
+            source,
+            existing,
+        } => Ok(mlflow::import(&dir, &source, existing)?),
         Command::Tail {
             dir,
             run,
@@ -399,7 +412,12 @@ fn run(command: Command) -> Result<(), CliError> {
             let run = run.map(|run| RunArg { run, experiment });
             transfer::export(&dir, run.as_ref(), format, &output)
         }
-        Command::Import { dir, format, file } => transfer::import(&dir, format, &file),
+        Command::Import {
+            dir,
+            format,
+            existing,
+            file,
+        } => transfer::import(&dir, format, &file, existing),
     }
 }
 

@@ -14,13 +14,17 @@
 //! Deleted experiments and runs are skipped. A run keeps its MLflow name
 //! when that name is free in its experiment, else it is named
 //! `<name>-<first 8 characters of the run id>`; the MLflow run id is kept as
-//! the tag `mlflow.run_id` either way.
+//! the tag `mlflow.run_id` either way, and keys the run: importing the same
+//! MLflow run again is refused, skipped or replaces it (`--existing`).
+//! The runs appear all at once when the import ends, or not at all.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 
-use runlog::{Db, RunStatus};
+use runlog::{Db, RunId, RunStatus};
+
+use crate::transfer::OnExisting;
 
 /// A run read from MLflow.
 #[derive(Debug, Default)]
@@ -52,7 +56,7 @@ fn status(text: &str) -> Option<RunStatus> {
 
 /// Brings the runs in `source` (an `mlflow.db` file or an `mlruns` folder)
 /// into the database at `dir`.
-pub fn import(dir: &Path, source: &Path) -> Result<(), String> {
+pub fn import(dir: &Path, source: &Path, existing: OnExisting) -> Result<(), String> {
     let runs = if source.is_file() {
         read_sqlite(source)?
     } else if source.is_dir() {
@@ -64,7 +68,7 @@ pub fn import(dir: &Path, source: &Path) -> Result<(), String> {
         ));
     };
     check_statuses(&runs)?;
-    write(dir, runs)
+    write(dir, runs, existing)
 }
 
 fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
@@ -369,32 +373,74 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
     Ok(runs)
 }
 
-fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
+/// Writes the runs as staged runs and publishes them all at once: after a
+/// crash none is visible (the next writer deletes them). A run is keyed by
+/// its MLflow run id (the tag `mlflow.run_id`): one imported before is
+/// refused, skipped or replaced as `existing` says, never imported twice.
+fn write(dir: &Path, runs: Vec<MlflowRun>, existing: OnExisting) -> Result<(), String> {
     let db = crate::query::open_writer(Db::builder(dir))?;
+    let e = |e: runlog::Error| e.to_string();
+    let imported: BTreeMap<String, (RunId, String)> = db
+        .runs(&runlog::RunFilter::default())
+        .into_iter()
+        .filter_map(|r| {
+            let id = r.info.tags.get("mlflow.run_id")?.clone();
+            Some((id, (r.info.id, r.info.name)))
+        })
+        .collect();
+    let again: Vec<&str> = runs
+        .iter()
+        .filter(|r| imported.contains_key(&r.run_id))
+        .map(|r| r.run_id.as_str())
+        .collect();
+    if existing == OnExisting::Refuse && !again.is_empty() {
+        return Err(format!(
+            "{} MLflow runs were imported before ({}{}): run again with --existing skip or --existing replace; nothing imported",
+            again.len(),
+            again.iter().take(5).copied().collect::<Vec<_>>().join(", "),
+            if again.len() > 5 { ", ..." } else { "" }
+        ));
+    }
     let total: usize = runs
         .iter()
         .flat_map(|r| r.metrics.values())
         .map(Vec::len)
         .sum();
     let progress = crate::progress::bar(total as u64, "points").with_message("importing");
-    let e = |e: runlog::Error| e.to_string();
+    let (mut staged, mut replaces, mut skipped) = (Vec::new(), Vec::new(), 0);
+    let mut taken = std::collections::HashSet::new();
     for run in &runs {
+        let before = imported.get(&run.run_id);
+        if before.is_some() && existing == OnExisting::Skip {
+            skipped += 1;
+            continue;
+        }
         let base = if run.name.is_empty() {
             run.run_id.clone()
         } else {
             run.name.clone()
         };
-        let name = if db.find_run(&run.experiment, &base).is_none() {
-            base
-        } else {
-            let short: String = run.run_id.chars().take(8).collect();
-            format!("{base}-{short}")
+        let name = match before {
+            // A replacement takes the name of the run it replaces.
+            Some((old, name)) => {
+                replaces.push(*old);
+                name.clone()
+            }
+            None if db.find_run(&run.experiment, &base).is_none()
+                && !taken.contains(&(run.experiment.clone(), base.clone())) =>
+            {
+                base
+            }
+            None => {
+                let short: String = run.run_id.chars().take(8).collect();
+                format!("{base}-{short}")
+            }
         };
-        let id = match run.start_ms {
-            Some(start) => db.create_run_at(&run.experiment, &name, start),
-            None => db.create_run(&run.experiment, &name),
-        }
-        .map_err(e)?;
+        taken.insert((run.experiment.clone(), name.clone()));
+        let id = db
+            .create_staged_run(&run.experiment, &name, run.start_ms)
+            .map_err(e)?;
+        staged.push(id);
         db.set_tag(id, "mlflow.run_id", &run.run_id).map_err(e)?;
         for (key, value) in &run.params {
             db.set_param(id, key, value).map_err(e)?;
@@ -416,8 +462,13 @@ fn write(dir: &Path, runs: Vec<MlflowRun>) -> Result<(), String> {
             db.set_status_at(id, status, run.end_ms).map_err(e)?;
         }
     }
+    db.publish_runs(&staged, &replaces).map_err(e)?;
     progress.finish_and_clear();
     db.close().map_err(e)?;
-    eprintln!("imported {} runs, {total} points", runs.len());
+    eprintln!(
+        "imported {} runs ({} replaced, {skipped} skipped as imported before), {total} points read",
+        staged.len(),
+        replaces.len()
+    );
     Ok(())
 }

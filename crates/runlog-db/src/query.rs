@@ -28,6 +28,20 @@ pub fn open_writer(builder: runlog::DbBuilder) -> Result<Db, String> {
             file.display()
         );
     }
+    let discarded = db.discarded_staged_runs();
+    if !discarded.is_empty() {
+        let names: Vec<String> = discarded
+            .iter()
+            .take(5)
+            .map(|r| format!("{}/{}", r.experiment, r.name))
+            .collect();
+        eprintln!(
+            "runlog-db: deleted {} runs that an interrupted import had staged and never published ({}{})",
+            discarded.len(),
+            names.join(", "),
+            if discarded.len() > 5 { ", ..." } else { "" }
+        );
+    }
     Ok(db)
 }
 

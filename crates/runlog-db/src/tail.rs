@@ -98,10 +98,16 @@ fn wait_for_run(follower: &mut runlog::Follower, run: &RunArg) -> CliResult<(Run
                 run: id,
                 experiment,
                 name,
+                staged,
             } = change
                 && run.matches(&experiment, &name)
             {
-                eprintln!("runlog-db: run {experiment}/{name} (id {id}) started");
+                let how = if staged {
+                    "is being imported (visible once the import publishes it)"
+                } else {
+                    "started"
+                };
+                eprintln!("runlog-db: run {experiment}/{name} (id {id}) {how}");
                 return Ok((id, changes.collect()));
             }
         }

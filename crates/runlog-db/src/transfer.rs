@@ -268,34 +268,29 @@ fn read_rows(
     Ok(())
 }
 
-/// Refuses, before anything is written, what the engine would refuse for
-/// one run after others were written: a metric name that is a table of an
-/// existing run, or more metrics than a run may hold.
-fn check_against(db: &Db, names: &BTreeMap<(String, String), BTreeSet<String>>) -> CliResult {
+/// What an import does with a run the database already holds (a re-run of
+/// the same import, say): it never adds the points again.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnExisting {
+    /// Refuse the whole import, naming the runs.
+    #[default]
+    Refuse,
+    /// Leave those runs as they are and import the others.
+    Skip,
+    /// Replace each by the file's run, in the same instant as the import
+    /// becomes visible.
+    Replace,
+}
+
+/// Refuses, before anything is written, a run that would hold more
+/// metrics than a run may.
+fn check_limits(names: &BTreeMap<(String, String), BTreeSet<String>>) -> CliResult {
     let limit = runlog::Limits::default().metrics_per_run;
     for ((experiment, name), metrics) in names {
-        let existing = db.find_run(experiment, name);
-        let held = match existing {
-            Some(run) => db.metric_names(run)?.len() + db.table_names(run)?.len(),
-            None => 0,
-        };
-        let mut new = 0;
-        for metric in metrics {
-            match existing.and_then(|run| db.series_kind(run, metric)) {
-                Some("table") => {
-                    return Err(format!(
-                        "run {experiment}/{name}: {metric:?} is a table metric there; nothing imported"
-                    )
-                    .into());
-                }
-                Some(_) => {}
-                None => new += 1,
-            }
-        }
-        if held + new > limit {
+        if metrics.len() > limit {
             return Err(format!(
                 "run {experiment}/{name} would hold {} metrics, the limit is {limit}; nothing imported",
-                held + new
+                metrics.len()
             )
             .into());
         }
@@ -303,47 +298,95 @@ fn check_against(db: &Db, names: &BTreeMap<(String, String), BTreeSet<String>>) 
     Ok(())
 }
 
+/// The runs an import writes into, staged, and the runs they replace.
+#[derive(Default)]
+struct Plan {
+    staged: HashMap<(String, String), RunId>,
+    replaces: Vec<RunId>,
+    skipped: usize,
+}
+
+/// Stages a run for each run of the file, as `existing` says for the runs
+/// the database already holds.
+fn plan(
+    db: &Db,
+    names: &BTreeMap<(String, String), BTreeSet<String>>,
+    existing: OnExisting,
+) -> CliResult<Plan> {
+    let held: Vec<(&(String, String), RunId)> = names
+        .keys()
+        .filter_map(|key| db.find_run(&key.0, &key.1).map(|id| (key, id)))
+        .collect();
+    if existing == OnExisting::Refuse && !held.is_empty() {
+        let shown: Vec<String> = held
+            .iter()
+            .take(5)
+            .map(|(k, _)| format!("{}/{}", k.0, k.1))
+            .collect();
+        return Err(format!(
+            "{} of the file's runs exist already ({}{}): run again with --existing skip or --existing replace; nothing imported",
+            held.len(),
+            shown.join(", "),
+            if held.len() > 5 { ", ..." } else { "" }
+        )
+        .into());
+    }
+    let mut plan = Plan::default();
+    for key in names.keys() {
+        match held.iter().find(|(k, _)| *k == key) {
+            Some(_) if existing == OnExisting::Skip => plan.skipped += 1,
+            found => {
+                plan.replaces.extend(found.map(|(_, id)| *id));
+                let run = db.create_staged_run(&key.0, &key.1, None)?;
+                plan.staged.insert(key.clone(), run);
+            }
+        }
+    }
+    Ok(plan)
+}
+
 /// `import`: the file is read twice, streaming. The first pass checks
 /// every line and name, so a bad line writes nothing; the second writes
-/// points in batches of [`IMPORT_BATCH`]. A crash during the second pass
-/// leaves the batches written before it (each batch is atomic).
-pub fn import(dir: &Path, format: Format, input: &Path) -> CliResult {
+/// points in batches of [`IMPORT_BATCH`] into runs staged for the import,
+/// which become visible all at once at the end (`Db::publish_runs`). A
+/// crash before that leaves nothing visible, and the next writer open
+/// deletes the staged runs; runs the database already holds are refused,
+/// skipped or replaced as `existing` says, never doubled.
+pub fn import(dir: &Path, format: Format, input: &Path, existing: OnExisting) -> CliResult {
     let mut names: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    let mut total = 0u64;
     read_rows(input, format, "checking", |_, row, _| {
         let metrics = names.entry((row.experiment, row.run)).or_default();
         if !metrics.contains(&row.metric) {
             metrics.insert(row.metric);
         }
-        total += 1;
         Ok(())
     })?;
+    check_limits(&names)?;
     let db = open_writer(Db::builder(dir))?;
-    check_against(&db, &names)?;
-    let mut runs: HashMap<(String, String), RunId> = HashMap::new();
+    let plan = plan(&db, &names, existing)?;
     let mut batch: Vec<(RunId, String, i64, i64, f64)> = Vec::with_capacity(IMPORT_BATCH);
+    let mut points = 0u64;
     read_rows(input, format, "importing", |_, row, value| {
-        let key = (row.experiment, row.run);
-        let run = match runs.get(&key) {
-            Some(&run) => run,
-            None => {
-                let run = match db.find_run(&key.0, &key.1) {
-                    Some(run) => run,
-                    None => db.create_run(&key.0, &key.1)?,
-                };
-                runs.insert(key, run);
-                run
-            }
+        let Some(&run) = plan.staged.get(&(row.experiment, row.run)) else {
+            return Ok(()); // a run skipped
         };
         batch.push((run, row.metric, row.step, row.timestamp_ms, value));
+        points += 1;
         if batch.len() == IMPORT_BATCH {
             write_batch(&db, &mut batch)?;
         }
         Ok(())
     })?;
     write_batch(&db, &mut batch)?;
+    let runs: Vec<RunId> = plan.staged.values().copied().collect();
+    db.publish_runs(&runs, &plan.replaces)?;
     db.close()?;
-    eprintln!("imported {total} points into {} runs", names.len());
+    eprintln!(
+        "imported {points} points into {} runs ({} replaced, {} skipped as they exist)",
+        runs.len(),
+        plan.replaces.len(),
+        plan.skipped
+    );
     Ok(())
 }
 

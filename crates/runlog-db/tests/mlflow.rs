@@ -207,7 +207,33 @@ fn what_cannot_be_read_as_mlflow_wrote_it_is_refused_not_guessed() {
     // A non-ASCII run id imports (it used to panic when cut for a name).
     fs::write(run.join("meta.yaml"), meta("FINISHED", "1700000000000")).unwrap();
     import(&db, &mlruns);
-    import(&db, &mlruns);
+    // Importing again is refused by default, never doubles a run, and
+    // skips or replaces when asked.
+    let message = refused(&db, &mlruns);
+    assert!(message.contains("imported before"), "{message}");
+    for existing in ["skip", "replace", "replace"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_runlog-db"))
+            .args([
+                "import-mlflow",
+                db.to_str().unwrap(),
+                mlruns.to_str().unwrap(),
+                "--existing",
+                existing,
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let reader = Db::open_read_only(&db).unwrap();
-    assert!(reader.find_run("Default", "r-d\u{e9}j\u{e0}-vu-").is_some());
+    let runs = reader.runs(&runlog::RunFilter::default());
+    assert_eq!(runs.len(), 1, "one run, however often imported");
+    assert_eq!(runs[0].info.name, "r");
+    assert_eq!(
+        runs[0].info.tags["mlflow.run_id"],
+        "d\u{e9}j\u{e0}-vu-run-id"
+    );
 }

@@ -186,33 +186,64 @@ fn tail_prints_points_a_concurrent_writer_logs() {
 }
 
 #[test]
-fn an_import_the_engine_would_refuse_part_way_writes_nothing() {
+fn a_rerun_import_never_doubles_a_run_and_replaces_or_skips_as_asked() {
     let dir = tempfile::tempdir().unwrap();
+    let db_dir = dir.path().join("db");
     {
-        let db = Db::open(dir.path()).unwrap();
+        let db = Db::open(&db_dir).unwrap();
         let run = db.create_run("e", "r").unwrap();
         db.log_row(run, "t", &[("c", 1.0)]).unwrap();
         db.close().unwrap();
     }
-    let csv = dir.path().join("clash.csv");
-    // Run e/a sorts first and is valid; e/r's metric "t" is a table there.
+    let csv = dir.path().join("points.csv");
     std::fs::write(
         &csv,
         "run,experiment,metric,step,timestamp_ms,value\na,e,loss,0,0,1\nr,e,t,0,0,1\n",
     )
     .unwrap();
-    let out = runlog_db(&[
-        "import",
-        dir.path().to_str().unwrap(),
-        "--format",
-        "csv",
-        csv.to_str().unwrap(),
-    ]);
+    let import = |extra: &[&str]| {
+        let mut args = vec![
+            "import",
+            db_dir.to_str().unwrap(),
+            "--format",
+            "csv",
+            csv.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        runlog_db(&args)
+    };
+    // e/r exists: refused by default, naming it; not even e/a is written.
+    let out = import(&[]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("is a table metric"));
-    let db = Db::open_read_only(dir.path()).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        db.find_run("e", "a").is_none(),
-        "not even the valid run was written"
+        stderr.contains("e/r") && stderr.contains("--existing"),
+        "{stderr}"
     );
+    let count = |db: &Db, name: &str| {
+        db.find_run("e", name)
+            .map(|run| db.stats(run, "loss").map_or(0, |s| s.count))
+    };
+    assert_eq!(count(&Db::open_read_only(&db_dir).unwrap(), "a"), None);
+    // Skip: e/a is imported, e/r kept as it was (its table).
+    assert!(import(&["--existing", "skip"]).status.success());
+    let db = Db::open_read_only(&db_dir).unwrap();
+    assert_eq!(count(&db, "a"), Some(1));
+    assert_eq!(
+        db.series_kind(db.find_run("e", "r").unwrap(), "t"),
+        Some("table")
+    );
+    // Replace: both runs are the file's, once each, however often.
+    for _ in 0..2 {
+        assert!(import(&["--existing", "replace"]).status.success());
+    }
+    let db = Db::open_read_only(&db_dir).unwrap();
+    assert_eq!(count(&db, "a"), Some(1), "never doubled");
+    let r = db.find_run("e", "r").unwrap();
+    assert_eq!(
+        db.series_kind(r, "t"),
+        Some("metric"),
+        "replaced by the file's run"
+    );
+    assert_eq!(db.runs(&runlog::RunFilter::default()).len(), 2);
 }

@@ -194,6 +194,9 @@ pub(crate) struct TableEntry {
 pub(crate) struct RunEntry {
     pub info: RunInfo,
     pub deleted: bool,
+    /// Created by an import that has not published it yet: invisible to
+    /// run lists and name look-ups, and holding no name until published.
+    pub staged: bool,
     /// Metric names (shared with run-list summaries) and their series.
     pub metrics: BTreeMap<Arc<str>, SeriesId>,
     pub tables: BTreeMap<String, TableEntry>,
@@ -281,9 +284,56 @@ impl Catalog {
             RunEntry {
                 info,
                 deleted: false,
+                staged: false,
                 metrics: BTreeMap::new(),
                 tables: BTreeMap::new(),
             },
         );
+    }
+
+    /// Adds a staged run: like [`Catalog::create_run`], without its name.
+    pub(crate) fn create_staged_run(&mut self, info: RunInfo) {
+        if self.runs.contains_key(&info.id) {
+            return;
+        }
+        let key = (info.experiment.clone(), info.name.clone());
+        let holder = self.run_names.get(&key).copied();
+        let id = info.id;
+        self.create_run(info);
+        // The name stays with whoever held it.
+        match holder {
+            Some(holder) => self.run_names.insert(key, holder),
+            None => self.run_names.remove(&key),
+        };
+        if let Some(entry) = self.runs.get_mut(&id) {
+            entry.staged = true;
+        }
+    }
+
+    /// Publishes staged runs, deleting the runs they replace first, so that
+    /// they take their names (replay is idempotent: a published run stays).
+    pub(crate) fn publish(&mut self, runs: &[RunId], replaces: &[RunId]) {
+        for &old in replaces {
+            self.delete_run(old);
+        }
+        for run in runs {
+            if let Some(entry) = self.runs.get_mut(run)
+                && entry.staged
+                && !entry.deleted
+            {
+                entry.staged = false;
+                let key = (entry.info.experiment.clone(), entry.info.name.clone());
+                self.run_names.insert(key, *run);
+            }
+        }
+    }
+
+    /// The runs an import staged and never published.
+    pub(crate) fn staged_runs(&self) -> Vec<RunId> {
+        self.runs
+            .iter()
+            .filter(|(_, r)| r.staged && !r.deleted)
+            .map(|(id, _)| *id)
+            .collect()
     }
 }

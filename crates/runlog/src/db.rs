@@ -34,6 +34,8 @@ pub const DEFAULT_MEMTABLE_BYTES: usize = 64 << 20;
 pub struct Db {
     pub(crate) shared: Arc<Shared>,
     threads: Vec<JoinHandle<()>>,
+    /// Runs an interrupted import staged, deleted by this (writer) open.
+    discarded: Vec<crate::RunInfo>,
 }
 
 /// Options for opening a database; a consuming builder made by
@@ -261,7 +263,12 @@ impl DbBuilder {
         } else {
             Vec::new()
         };
-        let db = Db { shared, threads };
+        let mut db = Db {
+            shared,
+            threads,
+            discarded: Vec::new(),
+        };
+        db.discard_staged_runs()?;
         if let Some(status) = mark {
             db.mark_running_runs(status)?;
         }
@@ -291,6 +298,7 @@ impl DbBuilder {
         Ok(Db {
             shared,
             threads: Vec::new(),
+            discarded: Vec::new(),
         })
     }
 }
@@ -572,6 +580,24 @@ impl Db {
             .wal
             .as_ref()
             .map_or(&CLEAN, |wal| wal.recovered_tail())
+    }
+
+    /// The runs an interrupted import had staged, which this writer open
+    /// deleted (all or nothing of an import is visible): empty for a
+    /// read-only handle.
+    pub fn discarded_staged_runs(&self) -> &[crate::RunInfo] {
+        &self.discarded
+    }
+
+    /// Deletes the runs still staged (their import never published them).
+    fn discard_staged_runs(&mut self) -> Result<()> {
+        let staged = self.shared.state.read().catalog.staged_runs();
+        for run in staged {
+            let info = self.shared.state.read().catalog.runs[&run].info.clone();
+            self.delete_run(run)?;
+            self.discarded.push(info);
+        }
+        Ok(())
     }
 
     /// Whether this handle was opened read-only.

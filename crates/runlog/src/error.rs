@@ -105,6 +105,9 @@ pub enum Error {
     /// No run has this id.
     #[error("no run with id {0}")]
     UnknownRun(RunId),
+    /// `publish_runs` was given a run that no import staged.
+    #[error("run {0} is not a staged run; only staged runs are published")]
+    NotStaged(RunId),
     /// The run has no such metric or table.
     #[error("run {run} has no {what} named {}", shown(name))]
     UnknownSeries {

@@ -31,6 +31,17 @@ pub enum Change {
         experiment: String,
         /// Its name.
         name: String,
+        /// Created by an import, invisible until [`Change::Published`]
+        /// (and deleted if that never comes).
+        staged: bool,
+    },
+    /// An import's staged runs became visible, and the runs they replace
+    /// were deleted, at once.
+    Published {
+        /// The runs made visible.
+        runs: Vec<RunId>,
+        /// The runs deleted.
+        replaced: Vec<RunId>,
     },
     /// A run's status changed.
     StatusChanged {
@@ -129,6 +140,22 @@ impl Follower {
                 run,
                 experiment,
                 name,
+                staged: false,
+            }),
+            Op::CreateStagedRun {
+                run,
+                experiment,
+                name,
+                ..
+            } => changes.push(Change::RunCreated {
+                run,
+                experiment,
+                name,
+                staged: true,
+            }),
+            Op::Publish { runs, replaces } => changes.push(Change::Published {
+                runs,
+                replaced: replaces,
             }),
             Op::SetStatus { run, status, .. } => {
                 changes.push(Change::StatusChanged { run, status })

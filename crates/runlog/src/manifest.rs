@@ -9,7 +9,8 @@
 //!             segment_count:u32 (file_no:u64 level:u32)*            oldest first
 //!             run_count:u32 run*  series_count:u32 series*          ascending ids
 //! run      := id:u64 experiment:str name:str status:u8 start_ms:i64
-//!             end_ms:i64 last_write_ms:i64 deleted:u8
+//!             end_ms:i64 last_write_ms:i64 flags:u8       bit 0 deleted, bit 1 staged
+//!                                                            (version 1: deleted 0 or 1)
 //!             param_count:u32 (key:str value:str)* tag_count:u32 (key:str value:str)*
 //!             table_count:u32 (table:str rows:u64)*
 //! series   := id:u64 run:u64 kind:u8 name:str column:str has_last:u8 last_step:i64
@@ -26,8 +27,11 @@ use crate::{Error, Result, RunId};
 
 /// The manifest's file name in the database directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
-/// The manifest format version this build writes and reads.
-pub(crate) const MANIFEST_VERSION: u32 = 1;
+/// The manifest format version this build writes (it reads 1 as well:
+/// version 2 adds the staged flag to a run's flags byte).
+pub(crate) const MANIFEST_VERSION: u32 = 2;
+/// The oldest manifest version this build reads.
+pub(crate) const OLDEST_MANIFEST_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RUNLOGMF";
 
 /// A segment file in the manifest.
@@ -69,7 +73,7 @@ impl Manifest {
             e.i64(info.start_ms);
             e.i64(info.end_ms.unwrap_or(i64::MIN));
             e.i64(info.last_write_ms);
-            e.u8(u8::from(entry.deleted));
+            e.u8(u8::from(entry.deleted) | (u8::from(entry.staged) << 1));
             for map in [&info.params, &info.tags] {
                 e.len(map.len());
                 for (k, v) in map {
@@ -125,9 +129,15 @@ impl Manifest {
             let start_ms = d.i64()?;
             let end = d.i64()?;
             let last_write_ms = d.i64()?;
-            if d.u8()? == 1 {
+            let flags_at = d.position();
+            let flags = d.u8()?;
+            if flags & !0b11 != 0 {
+                return Err((flags_at, format!("unknown run flags {flags:#04x}")));
+            }
+            if flags & 1 != 0 {
                 deleted.push(id);
             }
+            let is_staged = flags & 2 != 0;
             let mut maps = [BTreeMap::new(), BTreeMap::new()];
             for map in &mut maps {
                 for _ in 0..d.len(8)? {
@@ -138,7 +148,7 @@ impl Manifest {
             for _ in 0..d.len(12)? {
                 table_rows.push((id, d.str()?, d.u64()?));
             }
-            catalog.create_run(RunInfo {
+            let info = RunInfo {
                 id,
                 experiment,
                 name,
@@ -148,7 +158,12 @@ impl Manifest {
                 last_write_ms,
                 params,
                 tags,
-            });
+            };
+            if is_staged {
+                catalog.create_staged_run(info);
+            } else {
+                catalog.create_run(info);
+            }
         }
         for _ in 0..d.len(34)? {
             let id = d.u64()?;
@@ -217,7 +232,7 @@ impl Manifest {
                 format!("checksum mismatch: stored {expected:#010x}, computed {got:#010x}"),
             ));
         }
-        if version != MANIFEST_VERSION {
+        if !(OLDEST_MANIFEST_VERSION..=MANIFEST_VERSION).contains(&version) {
             return Err(Error::UnsupportedVersion {
                 file: path,
                 found: version,

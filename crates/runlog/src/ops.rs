@@ -15,6 +15,9 @@
 //!         | 8 run:u64                                                 delete run
 //!         | 9 series:u64 n:u32 first_step:i64 stride:i64              points with
 //!             ts_len:u32 ts:delta{n} value:f64{n}                     steps in a line
+//!         | 10 run:u64 experiment:str name:str start_ms:i64           create a staged run
+//!         | 11 n:u32 run:u64{n} m:u32 replaced:u64{m}                 publish staged runs,
+//!                                                                     deleting `replaced`
 //! str    := len:u32 utf8-bytes
 //! delta  := the difference from the previous timestamp (the first from 0),
 //!           wrapping, zigzag-mapped, as an LEB128 varint; ts_len bytes in all
@@ -75,6 +78,19 @@ pub(crate) enum Op {
     },
     DeleteRun {
         run: RunId,
+    },
+    /// A run an import creates invisibly, until [`Op::Publish`].
+    CreateStagedRun {
+        run: RunId,
+        experiment: String,
+        name: String,
+        start_ms: i64,
+    },
+    /// Staged runs made visible at once, after the runs they replace are
+    /// deleted.
+    Publish {
+        runs: Vec<RunId>,
+        replaces: Vec<RunId>,
     },
 }
 
@@ -214,6 +230,19 @@ fn summary(op: &Op) -> String {
         }
         Op::TableRows { run, table, rows } => format!("run {run} table {table} rows {rows}"),
         Op::DeleteRun { run } => format!("delete run {run}"),
+        Op::CreateStagedRun {
+            run,
+            experiment,
+            name,
+            ..
+        } => format!("create staged run {run} {experiment}/{name}"),
+        Op::Publish { runs, replaces } => {
+            format!(
+                "publish {} staged runs, deleting {}",
+                runs.len(),
+                replaces.len()
+            )
+        }
     }
 }
 
@@ -224,8 +253,18 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             experiment,
             name,
             start_ms,
+        }
+        | Op::CreateStagedRun {
+            run,
+            experiment,
+            name,
+            start_ms,
         } => {
-            e.u8(1);
+            e.u8(if matches!(op, Op::CreateRun { .. }) {
+                1
+            } else {
+                10
+            });
             e.u64(run.0);
             e.str(experiment);
             e.str(name);
@@ -294,6 +333,15 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u8(8);
             e.u64(run.0);
         }
+        Op::Publish { runs, replaces } => {
+            e.u8(11);
+            for list in [runs, replaces] {
+                e.len(list.len());
+                for run in list {
+                    e.u64(run.0);
+                }
+            }
+        }
     }
 }
 
@@ -326,6 +374,22 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             name: d.str()?,
             start_ms: d.i64()?,
         },
+        10 => Op::CreateStagedRun {
+            run: RunId(d.u64()?),
+            experiment: d.str()?,
+            name: d.str()?,
+            start_ms: d.i64()?,
+        },
+        11 => {
+            let mut lists = [Vec::new(), Vec::new()];
+            for list in &mut lists {
+                for _ in 0..d.len(8)? {
+                    list.push(RunId(d.u64()?));
+                }
+            }
+            let [runs, replaces] = lists;
+            Op::Publish { runs, replaces }
+        }
         2 => {
             let run = RunId(d.u64()?);
             let code = d.u8()?;
@@ -479,6 +543,23 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
             }
         }
         Op::DeleteRun { run } => catalog.delete_run(*run),
+        Op::CreateStagedRun {
+            run,
+            experiment,
+            name,
+            start_ms,
+        } => catalog.create_staged_run(RunInfo {
+            id: *run,
+            experiment: experiment.clone(),
+            name: name.clone(),
+            status: RunStatus::Running,
+            start_ms: *start_ms,
+            end_ms: None,
+            last_write_ms: *start_ms,
+            params: BTreeMap::new(),
+            tags: BTreeMap::new(),
+        }),
+        Op::Publish { runs, replaces } => catalog.publish(runs, replaces),
     }
 }
 

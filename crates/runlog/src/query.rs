@@ -377,7 +377,12 @@ impl Db {
     pub fn experiments(&self) -> BTreeMap<String, usize> {
         let state = self.shared.state.read();
         let mut experiments = BTreeMap::new();
-        for entry in state.catalog.runs.values().filter(|r| !r.deleted) {
+        for entry in state
+            .catalog
+            .runs
+            .values()
+            .filter(|r| !r.deleted && !r.staged)
+        {
             *experiments
                 .entry(entry.info.experiment.clone())
                 .or_insert(0) += 1;
@@ -393,7 +398,7 @@ impl Db {
             .catalog
             .runs
             .values()
-            .filter(|r| !r.deleted)
+            .filter(|r| !r.deleted && !r.staged)
             .filter(|r| {
                 filter
                     .experiment
@@ -525,8 +530,22 @@ mod tests {
                 _ => out.push((index, point)),
             }
         }
+        // The bucket's range from its index, spelled out here rather than
+        // by the production `bucket()`.
         out.iter()
-            .map(|(index, s)| fields(&bucket(lo, width, *index, s)))
+            .map(|(index, s)| {
+                let start = i128::from(lo) + index * width;
+                let end = (start + width - 1).min(i128::from(i64::MAX));
+                (
+                    start as i64,
+                    end as i64,
+                    s.count,
+                    s.first_value.to_bits(),
+                    s.last_value.to_bits(),
+                    s.min.to_bits(),
+                    s.max.to_bits(),
+                )
+            })
             .collect()
     }
 

@@ -514,7 +514,7 @@ impl Db {
             .catalog
             .runs
             .values()
-            .filter(|r| !r.deleted && r.info.status == RunStatus::Running)
+            .filter(|r| !r.deleted && !r.staged && r.info.status == RunStatus::Running)
             .map(|r| r.info.id)
             .collect();
         running
@@ -576,6 +576,76 @@ impl Db {
                 run,
                 key: key.to_string(),
                 value: value.to_string(),
+            };
+            Ok((vec![op], ()))
+        })
+    }
+
+    /// Creates a staged run for an import: logged to like any run, but
+    /// invisible to run lists, experiments and [`Db::find_run`], and holding
+    /// no name, until [`Db::publish_runs`] makes it visible together with
+    /// the other runs of the import. Runs still staged when the database
+    /// next opens for writing (the import crashed) are deleted then
+    /// ([`Db::discarded_staged_runs`]).
+    pub fn create_staged_run(
+        &self,
+        experiment: &str,
+        name: &str,
+        start_ms: Option<i64>,
+    ) -> Result<RunId> {
+        check_name("experiment name", experiment)?;
+        check_name("run name", name)?;
+        self.write(|catalog, now| {
+            let run = RunId(catalog.next_run);
+            let op = Op::CreateStagedRun {
+                run,
+                experiment: experiment.to_string(),
+                name: name.to_string(),
+                start_ms: start_ms.unwrap_or(now),
+            };
+            Ok((vec![op], run))
+        })
+    }
+
+    /// Makes staged runs visible, all at once (one WAL record): after a
+    /// crash either all of them are there or none. The runs in `replaces`
+    /// are deleted in the same record, so a staged run may take one's name
+    /// (a re-run import replacing what it imported before). Refused, with
+    /// nothing changed, if a run is not staged, or a name is taken by a run
+    /// not replaced, or given twice.
+    pub fn publish_runs(&self, runs: &[RunId], replaces: &[RunId]) -> Result<()> {
+        self.write(|catalog, _| {
+            for &old in replaces {
+                let entry = catalog.run(old).ok_or(Error::UnknownRun(old))?;
+                if entry.staged {
+                    return Err(Error::UnknownRun(old));
+                }
+            }
+            let mut names = std::collections::HashSet::new();
+            for &run in runs {
+                let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+                if !entry.staged {
+                    return Err(Error::NotStaged(run));
+                }
+                let key = (entry.info.experiment.clone(), entry.info.name.clone());
+                let taken = catalog
+                    .run_names
+                    .get(&key)
+                    .filter(|holder| !replaces.contains(holder))
+                    .copied();
+                if let Some(existing) =
+                    taken.or_else(|| (!names.insert(key.clone())).then_some(run))
+                {
+                    return Err(Error::RunExists {
+                        experiment: key.0,
+                        name: key.1,
+                        existing,
+                    });
+                }
+            }
+            let op = Op::Publish {
+                runs: runs.to_vec(),
+                replaces: replaces.to_vec(),
             };
             Ok((vec![op], ()))
         })

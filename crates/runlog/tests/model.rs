@@ -142,15 +142,17 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
             prop_assert_eq!(&got, &expected, "history of {}", name);
             let values: Vec<u64> = all[name].iter().map(|v| v.to_bits()).collect();
             prop_assert_eq!(values, expected.iter().map(|p| p.2).collect::<Vec<_>>());
+            // Ranged reads, every field (implicit timestamps aside).
             let ranged = db.history(id, name, 2..=5).unwrap();
-            prop_assert_eq!(
-                ranged.steps,
-                expected
-                    .iter()
-                    .map(|p| p.0)
-                    .filter(|s| (2..=5).contains(s))
-                    .collect::<Vec<_>>()
-            );
+            let in_range: Vec<_> = expected.iter().filter(|p| (2..=5).contains(&p.0)).collect();
+            prop_assert_eq!(ranged.len(), in_range.len());
+            for (i, want) in in_range.iter().enumerate() {
+                prop_assert_eq!(ranged.steps[i], want.0);
+                prop_assert_eq!(ranged.values[i].to_bits(), want.2);
+                if want.1 != i64::MIN {
+                    prop_assert_eq!(ranged.timestamps[i], want.1);
+                }
+            }
             // latest: largest step, ties to the last logged.
             let latest = db.latest(id, name).unwrap();
             let last = *expected.last().unwrap();
@@ -161,22 +163,35 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
             let stats = db.stats(id, name).unwrap();
             prop_assert_eq!(stats.count as usize, points.len());
             let numbers: Vec<f64> = points.iter().map(|p| p.2).filter(|v| !v.is_nan()).collect();
-            let min = numbers.iter().copied().min_by(f64::total_cmp);
-            let max = numbers.iter().copied().max_by(f64::total_cmp);
-            prop_assert_eq!(
-                stats.min.to_bits(),
-                min.map_or(stats.min.to_bits(), f64::to_bits)
-            );
-            prop_assert_eq!(
-                stats.max.to_bits(),
-                max.map_or(stats.max.to_bits(), f64::to_bits)
-            );
+            match (
+                numbers.iter().copied().min_by(f64::total_cmp),
+                numbers.iter().copied().max_by(f64::total_cmp),
+            ) {
+                (Some(min), Some(max)) => {
+                    prop_assert_eq!(stats.min.to_bits(), min.to_bits());
+                    prop_assert_eq!(stats.max.to_bits(), max.to_bits());
+                }
+                // Every value NaN: so are min and max (the NaN rule).
+                _ => prop_assert!(stats.min.is_nan() && stats.max.is_nan(), "{:?}", stats),
+            }
             prop_assert_eq!(stats.first_value.to_bits(), expected[0].2);
-            let buckets = db.downsample(id, name, .., 3).unwrap();
-            prop_assert_eq!(
-                buckets.iter().map(|b| b.count).sum::<u64>() as usize,
-                points.len()
-            );
+            let buckets: Vec<_> = db
+                .downsample(id, name, .., 3)
+                .unwrap()
+                .iter()
+                .map(|b| {
+                    (
+                        b.start_step,
+                        b.end_step,
+                        b.count,
+                        b.first.to_bits(),
+                        b.last.to_bits(),
+                        canonical(b.min),
+                        canonical(b.max),
+                    )
+                })
+                .collect();
+            prop_assert_eq!(buckets, model_buckets(&expected, 3));
         }
         prop_assert_eq!(
             db.table_names(id).unwrap(),
@@ -202,9 +217,77 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
     prop_assert_eq!(listed.len(), runs.iter().filter(|r| !r.deleted).count());
     for summary in &listed {
         let run = &runs[summary.info.id.0 as usize];
+        prop_assert_eq!(&summary.info.name, &run.name);
         prop_assert_eq!(summary.metrics.len(), run.metrics.len());
+        // Each row's summary against the model: count, latest, first.
+        for (name, stats) in &summary.metrics {
+            let expected = ordered(&run.metrics[name.as_ref()]);
+            prop_assert_eq!(stats.count as usize, expected.len());
+            let last = expected.last().unwrap();
+            prop_assert_eq!(
+                (stats.last_step, stats.last_value.to_bits()),
+                (last.0, last.2)
+            );
+            prop_assert_eq!(stats.first_value.to_bits(), expected[0].2);
+        }
     }
     Ok(())
+}
+
+/// A min or max's bits, any NaN as the one NaN (which NaN an all-NaN
+/// bucket reports is not part of the contract).
+fn canonical(value: f64) -> u64 {
+    if value.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        value.to_bits()
+    }
+}
+
+/// Downsampling computed from the model alone: `buckets` equal step ranges
+/// from the first step, each point's bucket by division, fields folded
+/// point by point (min and max over non-NaN values, NaN if none).
+fn model_buckets(
+    points: &[(i64, i64, u64)],
+    buckets: i128,
+) -> Vec<(i64, i64, u64, u64, u64, u64, u64)> {
+    let lo = i128::from(points[0].0);
+    let span = i128::from(points[points.len() - 1].0) - lo + 1;
+    let width = (span + buckets - 1) / buckets;
+    let mut out: Vec<(i128, Vec<f64>)> = Vec::new();
+    for &(step, _, bits) in points {
+        let index = (i128::from(step) - lo) / width;
+        match out.last_mut() {
+            Some((at, values)) if *at == index => values.push(f64::from_bits(bits)),
+            _ => out.push((index, vec![f64::from_bits(bits)])),
+        }
+    }
+    out.into_iter()
+        .map(|(index, values)| {
+            let start = lo + index * width;
+            let end = (start + width - 1).min(i128::from(i64::MAX));
+            let numbers: Vec<f64> = values.iter().copied().filter(|v| !v.is_nan()).collect();
+            let min = numbers
+                .iter()
+                .copied()
+                .min_by(f64::total_cmp)
+                .unwrap_or(f64::NAN);
+            let max = numbers
+                .iter()
+                .copied()
+                .max_by(f64::total_cmp)
+                .unwrap_or(f64::NAN);
+            (
+                start as i64,
+                end as i64,
+                values.len() as u64,
+                values[0].to_bits(),
+                values[values.len() - 1].to_bits(),
+                canonical(min),
+                canonical(max),
+            )
+        })
+        .collect()
 }
 
 /// Appends `garbage` to the newest WAL file: a torn write of a record that
