@@ -62,6 +62,9 @@ pub(crate) struct State {
     pub segments: Arc<Vec<Arc<SegmentHandle>>>,
     pub flushed_lsn: u64,
     pub next_segment: u64,
+    /// For a read-only handle: how the WAL ended when it was last read (a
+    /// torn tail is a record being written, or one a crash cut).
+    pub wal_tail: runlog_wal::Tail,
 }
 
 /// What the memtables hold at one instant ([`Db::memtable_usage`]).
@@ -207,11 +210,14 @@ impl DbBuilder {
         if found != Found::Database {
             identity::write(&dir)?;
         }
-        let manifest = match Manifest::read(&dir)? {
-            Some(manifest) => manifest,
+        let (manifest, had_manifest) = match Manifest::read(&dir)? {
+            Some(manifest) => {
+                refuse_missing_wal(&dir, manifest.flushed_lsn)?;
+                (manifest, true)
+            }
             None => {
                 refuse_segments_without_manifest(&dir)?;
-                Manifest::default()
+                (Manifest::default(), false)
             }
         };
         remove_orphans(&dir, &manifest)?;
@@ -254,6 +260,7 @@ impl DbBuilder {
             segments: Arc::new(segments),
             flushed_lsn,
             next_segment: next_segment.max(1),
+            wal_tail: runlog_wal::Tail::Clean,
         };
         let background_enabled = self.background;
         let mark = self.mark_running_on_open;
@@ -263,6 +270,13 @@ impl DbBuilder {
         } else {
             Vec::new()
         };
+        if !had_manifest {
+            // From the first open on, a database has a MANIFEST, so that a
+            // WAL deleted later is noticed (see `refuse_missing_wal`).
+            let _manifest = shared.manifest.lock();
+            let state = shared.state.read();
+            manifest_of(&state, &state.segments, state.flushed_lsn).write(&shared.dir)?;
+        }
         let mut db = Db {
             shared,
             threads,
@@ -343,6 +357,33 @@ fn is_segment_name(name: &str) -> bool {
         .strip_suffix(".seg")
         .or_else(|| name.strip_suffix(".seg.tmp"));
     stem.is_some_and(|digits| digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Whether `dir/wal` holds a log file.
+fn has_wal_files(dir: &Path) -> Result<bool> {
+    let wal_dir = dir.join("wal");
+    match fs::read_dir(&wal_dir) {
+        Ok(entries) => Ok(entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().ends_with(".log"))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("list", &wal_dir, e)),
+    }
+}
+
+/// A database with a MANIFEST always has a WAL file that continues it (the
+/// engine never deletes the newest): none means the write calls after the
+/// manifest, if any, were deleted with it.
+fn refuse_missing_wal(dir: &Path, flushed_lsn: u64) -> Result<()> {
+    if has_wal_files(dir)? {
+        return Ok(());
+    }
+    Err(Error::MissingFile {
+        file: dir.join("wal"),
+        why: format!(
+            "the MANIFEST reaches WAL record {flushed_lsn}, so a WAL file must hold what comes after it; write calls made after it, if any, are lost"
+        ),
+    })
 }
 
 /// A database without a manifest holds no segments: segment files there
@@ -486,7 +527,12 @@ fn try_load_read_only(
     open: &HashMap<u64, Arc<SegmentHandle>>,
 ) -> Result<Result<State>> {
     let manifest = match Manifest::read(dir)? {
-        Some(manifest) => manifest,
+        Some(manifest) => {
+            if let Err(why) = refuse_missing_wal(dir, manifest.flushed_lsn) {
+                return Ok(Err(why));
+            }
+            manifest
+        }
         None => {
             // Segments are written before the first manifest names them.
             if let Err(why) = refuse_segments_without_manifest(dir) {
@@ -500,16 +546,17 @@ fn try_load_read_only(
     // Nothing seals a read-only handle's memtable.
     let mut memtable = Memtable::after(flushed_lsn, 0);
     let wal_dir = dir.join("wal");
+    let mut wal_tail = runlog_wal::Tail::Clean;
     if wal_dir.exists() {
         let storage: Arc<dyn runlog_wal::Storage> = Arc::new(runlog_wal::FsStorage);
-        let reader = WalReader::open(
+        let mut reader = WalReader::open(
             storage,
             &wal_dir,
             RecoveryMode::TolerateCorruptTail,
             Lsn(flushed_lsn + 1),
         )?;
         let mut error = None;
-        for (expected, record) in (flushed_lsn + 1..).zip(reader) {
+        for (expected, record) in (flushed_lsn + 1..).zip(&mut reader) {
             let record = match record {
                 Ok(record) => record,
                 // A file deleted or replaced under the reader, or damage.
@@ -528,6 +575,7 @@ fn try_load_read_only(
         if let Some(error) = error {
             return Err(error);
         }
+        wal_tail = reader.tail().clone();
     }
     Ok(Ok(State {
         catalog,
@@ -536,6 +584,7 @@ fn try_load_read_only(
         segments: Arc::new(segments),
         flushed_lsn,
         next_segment,
+        wal_tail,
     }))
 }
 
@@ -571,15 +620,15 @@ impl Db {
 
     /// What opening found at the end of the WAL: [`runlog_wal::Tail::Corrupt`]
     /// names a torn tail that recovery cut (a write call that was never
-    /// acknowledged); `Clean` otherwise, and always for a read-only handle,
-    /// which changes nothing. Damage followed by intact records is not a
-    /// tail: opening refuses it.
-    pub fn recovered_tail(&self) -> &runlog_wal::Tail {
-        static CLEAN: runlog_wal::Tail = runlog_wal::Tail::Clean;
-        self.shared
-            .wal
-            .as_ref()
-            .map_or(&CLEAN, |wal| wal.recovered_tail())
+    /// acknowledged); `Clean` otherwise. A read-only handle changes nothing:
+    /// for it, this is the torn tail it read past when it last loaded (a
+    /// record a live writer is appending, or one a crash cut). Damage
+    /// followed by intact records is not a tail: opening refuses it.
+    pub fn recovered_tail(&self) -> runlog_wal::Tail {
+        match &self.shared.wal {
+            Some(wal) => wal.recovered_tail().clone(),
+            None => self.shared.state.read().wal_tail.clone(),
+        }
     }
 
     /// The runs an interrupted import had staged, which this writer open

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use runlog_wal::{Dropped, FsStorage};
+use runlog_wal::{Dropped, FsStorage, Lsn, Wal};
 
 use crate::identity::{self, Found};
 use crate::manifest::Manifest;
@@ -43,7 +43,26 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         report.wal_dropped = runlog_wal::repair(Arc::new(FsStorage), &wal_dir, &filler)?;
     }
     match Manifest::read(dir) {
-        Ok(Some(_)) => {}
+        Ok(Some(manifest)) => {
+            let wal_files = std::fs::read_dir(&wal_dir)
+                .map(|entries| {
+                    entries
+                        .flatten()
+                        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
+                        .count()
+                })
+                .unwrap_or(0);
+            if wal_files == 0 {
+                // Start the WAL again right after the manifest.
+                let next = Lsn(manifest.flushed_lsn + 1);
+                Wal::builder(&wal_dir)
+                    .replay_and_open(next, |_| {})?
+                    .close()?;
+                report.notes.push(format!(
+                    "the WAL was missing: started it again at record {next}; write calls made after the last flush, if any, are lost"
+                ));
+            }
+        }
         Ok(None) => {
             let segments = std::fs::read_dir(dir.join("segments"))
                 .map(|entries| entries.count())

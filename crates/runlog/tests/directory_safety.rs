@@ -168,15 +168,26 @@ fn a_wal_that_does_not_continue_the_manifest_is_refused() {
 }
 
 #[test]
-fn a_deleted_wal_directory_starts_again_after_the_manifest_and_keeps_new_points() {
+fn a_deleted_wal_is_refused_until_repair_starts_it_again() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    {
-        let db = Db::open(dir.path()).unwrap();
-        db.flush().unwrap();
-        db.close().unwrap();
-    }
     fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    // The point logged after the last flush went with the WAL: refused,
+    // never opened as if nothing was missing.
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::MissingFile { file, .. } if file.ends_with("wal")),
+            "{error}"
+        );
+    }
+    let report = runlog::repair(dir.path()).unwrap();
+    assert!(
+        report.notes.iter().any(|n| n.contains("WAL was missing")),
+        "{report:?}"
+    );
     {
         let db = Db::builder(dir.path())
             .durability(Durability::Sync)
@@ -186,12 +197,31 @@ fn a_deleted_wal_directory_starts_again_after_the_manifest_and_keeps_new_points(
         db.log(run, "loss", 0.25).unwrap();
         db.close().unwrap();
     }
-    // Before, the new WAL restarted at LSN 1, below what the manifest
-    // holds, and the next open skipped the point.
+    // The new WAL starts after what the manifest holds, so the new point is
+    // replayed (it once restarted at LSN 1 and was skipped).
     let db = Db::open(dir.path()).unwrap();
     let run = db.find_run("e", "r").unwrap();
     assert_eq!(
         db.history(run, "loss", ..).unwrap().values,
-        [3.0, 2.0, 1.0, 0.5, 0.25]
+        [3.0, 2.0, 1.0, 0.25]
     );
+}
+
+#[test]
+fn a_new_database_has_a_manifest_so_a_lost_wal_is_noticed() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::builder(dir.path())
+            .durability(Durability::Sync)
+            .open()
+            .unwrap();
+        let run = db.create_run("e", "r").unwrap();
+        db.log(run, "loss", 1.0).unwrap(); // never flushed
+        db.close().unwrap();
+    }
+    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    assert!(matches!(
+        Db::open(dir.path()),
+        Err(Error::MissingFile { .. })
+    ));
 }
