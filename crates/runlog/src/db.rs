@@ -49,6 +49,8 @@ pub struct DbBuilder {
     pub(crate) segment: SegmentOptions,
     mark_running_on_open: Option<RunStatus>,
     background: bool,
+    /// Where the WAL's files live (the file system unless a test says).
+    pub(crate) wal_storage: Arc<dyn runlog_wal::Storage>,
 }
 
 /// What the database holds in memory; guarded by `Shared::state`.
@@ -183,6 +185,15 @@ impl DbBuilder {
         self
     }
 
+    /// Where the WAL's files are read and written: the file system by
+    /// default. Tests give a [`runlog_wal::MemStorage`] to fail chosen writes
+    /// and fsyncs, or to take what a power cut would leave, while segments
+    /// and the manifest stay on disk.
+    pub fn wal_storage(mut self, storage: Arc<dyn runlog_wal::Storage>) -> DbBuilder {
+        self.wal_storage = storage;
+        self
+    }
+
     /// Whether flushes and compactions run on background threads (default
     /// true). Without them, [`Db::flush`] and [`Db::compact`] do the work.
     pub fn background_threads(mut self, enabled: bool) -> DbBuilder {
@@ -212,7 +223,7 @@ impl DbBuilder {
         }
         let (manifest, had_manifest) = match Manifest::read(&dir)? {
             Some(manifest) => {
-                refuse_missing_wal(&dir, manifest.flushed_lsn)?;
+                refuse_missing_wal(self.wal_storage.as_ref(), &dir, manifest.flushed_lsn)?;
                 (manifest, true)
             }
             None => {
@@ -227,6 +238,7 @@ impl DbBuilder {
         let mut replay_error = None;
         let mut first_replayed = None;
         let wal = Wal::builder(dir.join("wal"))
+            .storage(Arc::clone(&self.wal_storage))
             .durability(match self.durability {
                 // The engine syncs after applying, outside its write lock,
                 // so concurrent writers share fsyncs.
@@ -307,7 +319,7 @@ impl DbBuilder {
                 found: "nothing".into(),
             });
         }
-        let state = load_read_only(&self.dir, &HashMap::new())?;
+        let state = load_read_only(&self, &HashMap::new())?;
         let shared = Shared::new(self, None, state, None);
         Ok(Db {
             shared,
@@ -360,12 +372,10 @@ fn is_segment_name(name: &str) -> bool {
 }
 
 /// Whether `dir/wal` holds a log file.
-fn has_wal_files(dir: &Path) -> Result<bool> {
+fn has_wal_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<bool> {
     let wal_dir = dir.join("wal");
-    match fs::read_dir(&wal_dir) {
-        Ok(entries) => Ok(entries
-            .flatten()
-            .any(|e| e.file_name().to_string_lossy().ends_with(".log"))),
+    match storage.list_dir(&wal_dir) {
+        Ok(names) => Ok(names.iter().any(|name| name.ends_with(".log"))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io("list", &wal_dir, e)),
     }
@@ -374,14 +384,18 @@ fn has_wal_files(dir: &Path) -> Result<bool> {
 /// A database with a MANIFEST always has a WAL file that continues it (the
 /// engine never deletes the newest): none means the write calls after the
 /// manifest, if any, were deleted with it.
-fn refuse_missing_wal(dir: &Path, flushed_lsn: u64) -> Result<()> {
-    if has_wal_files(dir)? {
+fn refuse_missing_wal(
+    storage: &dyn runlog_wal::Storage,
+    dir: &Path,
+    flushed_lsn: u64,
+) -> Result<()> {
+    if has_wal_files(storage, dir)? {
         return Ok(());
     }
     Err(Error::MissingFile {
         file: dir.join("wal"),
         why: format!(
-            "the MANIFEST reaches WAL record {flushed_lsn}, so a WAL file must hold what comes after it; write calls made after it, if any, are lost"
+            "the MANIFEST reaches WAL record {flushed_lsn}, so a WAL file must hold what comes after it; write calls made after it, if any, are lost (`runlog-db repair` starts the WAL again)"
         ),
     })
 }
@@ -408,7 +422,7 @@ fn refuse_segments_without_manifest(dir: &Path) -> Result<()> {
     Err(Error::MissingFile {
         file: dir.join(MANIFEST),
         why: format!(
-            "segments/ holds {count} segment files, and only the MANIFEST says which are live"
+            "segments/ holds {count} segment files, and only the MANIFEST says which are live; nothing was deleted (this build cannot rebuild a MANIFEST)"
         ),
     })
 }
@@ -476,11 +490,11 @@ pub(crate) fn absorb(stats: &mut Option<Stats>, newer: &Stats) {
 /// the writer replaced files between the two reads. What still fails after
 /// every attempt is no race: the error names the missing file, the WAL gap
 /// or the damage.
-fn load_read_only(dir: &Path, open: &HashMap<u64, Arc<SegmentHandle>>) -> Result<State> {
+fn load_read_only(options: &DbBuilder, open: &HashMap<u64, Arc<SegmentHandle>>) -> Result<State> {
     const ATTEMPTS: usize = 50;
     let mut last = None;
     for _ in 0..ATTEMPTS {
-        match try_load_read_only(dir, open) {
+        match try_load_read_only(options, open) {
             Ok(Ok(state)) => return Ok(state),
             Ok(Err(why)) => last = Some(why),
             Err(e) if is_not_found(&e) => last = Some(missing(e)),
@@ -523,12 +537,15 @@ fn missing(error: Error) -> Error {
 /// One attempt; `Ok(Err(why))` if what it read does not fit together, as
 /// when the writer moved on between reading the manifest and the WAL.
 fn try_load_read_only(
-    dir: &Path,
+    options: &DbBuilder,
     open: &HashMap<u64, Arc<SegmentHandle>>,
 ) -> Result<Result<State>> {
+    let dir = options.dir.as_path();
     let manifest = match Manifest::read(dir)? {
         Some(manifest) => {
-            if let Err(why) = refuse_missing_wal(dir, manifest.flushed_lsn) {
+            if let Err(why) =
+                refuse_missing_wal(options.wal_storage.as_ref(), dir, manifest.flushed_lsn)
+            {
                 return Ok(Err(why));
             }
             manifest
@@ -547,10 +564,9 @@ fn try_load_read_only(
     let mut memtable = Memtable::after(flushed_lsn, 0);
     let wal_dir = dir.join("wal");
     let mut wal_tail = runlog_wal::Tail::Clean;
-    if wal_dir.exists() {
-        let storage: Arc<dyn runlog_wal::Storage> = Arc::new(runlog_wal::FsStorage);
+    if has_wal_files(options.wal_storage.as_ref(), dir)? {
         let mut reader = WalReader::open(
-            storage,
+            Arc::clone(&options.wal_storage),
             &wal_dir,
             RecoveryMode::TolerateCorruptTail,
             Lsn(flushed_lsn + 1),
@@ -599,6 +615,7 @@ impl Db {
             segment: SegmentOptions::default(),
             mark_running_on_open: None,
             background: true,
+            wal_storage: Arc::new(runlog_wal::FsStorage),
         }
     }
 
@@ -668,7 +685,7 @@ impl Db {
             .iter()
             .map(|s| (s.entry.file_no, Arc::clone(s)))
             .collect();
-        let state = load_read_only(&self.shared.dir, &open)?;
+        let state = load_read_only(&self.shared.options, &open)?;
         *self.shared.state.write() = state;
         Ok(())
     }

@@ -198,7 +198,7 @@ pub enum Error {
         found: String,
     },
     /// A file the database needs is missing.
-    #[error("{file} is missing ({why}); `runlog-db repair` rebuilds what can be rebuilt")]
+    #[error("{file} is missing: {why}")]
     MissingFile {
         /// The file.
         file: PathBuf,

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use runlog_segment::{Columns, SeriesId};
-use runlog_wal::{Followed, FsStorage, Lsn, WalFollower};
+use runlog_wal::{Followed, Lsn, WalFollower};
 
 use crate::catalog::{RunStatus, SeriesName};
 use crate::db::undecodable;
@@ -96,7 +96,11 @@ impl Db {
             .collect();
         let from = Lsn(state.active.last_lsn + 1);
         Follower {
-            wal: WalFollower::new(Arc::new(FsStorage), &self.shared.dir.join("wal"), from),
+            wal: WalFollower::new(
+                Arc::clone(&self.shared.options.wal_storage),
+                &self.shared.dir.join("wal"),
+                from,
+            ),
             metrics,
         }
     }
