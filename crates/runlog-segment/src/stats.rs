@@ -256,6 +256,27 @@ mod tests {
         assert_eq!((stats.min_timestamp, stats.max_timestamp), (4, 6));
         let all_nan = Stats::of(&[0], &[0], &[f64::NAN]).unwrap();
         assert!(all_nan.min.is_nan() && all_nan.max.is_nan());
+        // The many-point path too, with NaNs of other payloads.
+        let payload = f64::from_bits(0x7ff8_0000_0000_0042);
+        let all_nan = Stats::of(&[0, 1, 2], &[0, 0, 0], &[f64::NAN, payload, f64::NAN]).unwrap();
+        assert!(all_nan.min.is_nan() && all_nan.max.is_nan(), "{all_nan:?}");
+    }
+
+    #[test]
+    fn a_nan_never_replaces_min_or_max_in_a_merge_in_either_order() {
+        let numbers = Stats::of(&[0, 1], &[0, 0], &[3.0, -2.0]).unwrap();
+        let nans = Stats::of(&[2, 3], &[0, 0], &[f64::NAN, f64::NAN]).unwrap();
+        let mut later_nan = numbers;
+        later_nan.merge(&nans);
+        let mut earlier_nan = nans;
+        earlier_nan.merge(&Stats::of(&[4, 5], &[0, 0], &[3.0, -2.0]).unwrap());
+        for merged in [later_nan, earlier_nan] {
+            assert_eq!((merged.min, merged.max), (-2.0, 3.0), "{merged:?}");
+            assert_eq!(merged.count, 4);
+        }
+        let mut both = nans;
+        both.merge(&nans);
+        assert!(both.min.is_nan() && both.max.is_nan());
     }
 
     #[test]

@@ -591,6 +591,15 @@ fn try_load_read_only(
         if let Some(error) = error {
             return Err(error);
         }
+        // No record after the manifest: the log must still start right
+        // after it, or the write calls in between are gone.
+        if memtable.last_lsn == flushed_lsn && reader.next_lsn() > Lsn(flushed_lsn + 1) {
+            return Ok(Err(Error::WalGap {
+                dir: wal_dir,
+                flushed_lsn,
+                found: format!("its next record would be {}", reader.next_lsn()),
+            }));
+        }
         wal_tail = reader.tail().clone();
     }
     Ok(Ok(State {

@@ -163,8 +163,12 @@ fn a_wal_that_does_not_continue_the_manifest_is_refused() {
         .unwrap()
         .close()
         .unwrap();
-    let error = Db::open(dir.path()).unwrap_err();
-    assert!(matches!(error, Error::WalGap { .. }), "{error}");
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(matches!(error, Error::WalGap { .. }), "{error}");
+    }
 }
 
 #[test]
@@ -224,4 +228,54 @@ fn a_new_database_has_a_manifest_so_a_lost_wal_is_noticed() {
         Db::open(dir.path()),
         Err(Error::MissingFile { .. })
     ));
+}
+
+#[test]
+fn a_reader_refuses_a_wal_whose_records_skip_past_the_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let flushed = {
+        let db = Db::open(dir.path()).unwrap();
+        db.flush().unwrap();
+        db.close().unwrap();
+        Wal::builder(dir.path().join("wal"))
+            .replay_and_open(Lsn::FIRST, |_| {})
+            .unwrap()
+            .next_lsn()
+    };
+    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let wal = Wal::builder(dir.path().join("wal"))
+        .replay_and_open(Lsn(flushed.0 + 3), |_| {})
+        .unwrap();
+    // A record that decodes (an empty write call), three LSNs too late.
+    wal.append(&[0u8; 12]).unwrap();
+    wal.close().unwrap();
+    let error = Db::open_read_only(dir.path()).unwrap_err();
+    assert!(matches!(error, Error::WalGap { .. }), "{error}");
+}
+
+#[test]
+fn a_manifest_byte_that_still_decodes_is_caught_by_its_checksum() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let path = dir.path().join("MANIFEST");
+    let mut bytes = fs::read(&path).unwrap();
+    // The experiment name "e" (a u32 length, then the byte): "d" would
+    // decode just as well, so only the CRC can tell.
+    let at = bytes
+        .windows(5)
+        .position(|w| w == [1, 0, 0, 0, b'e'])
+        .expect("the experiment name is in the manifest")
+        + 4;
+    bytes[at] = b'd';
+    fs::write(&path, &bytes).unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::Corrupt { file, .. } if file.ends_with("MANIFEST")),
+            "{error}"
+        );
+    }
 }
