@@ -21,6 +21,9 @@ enum Op {
     Truncate,
     /// Lose power; the seed picks what survives.
     Crash(u64),
+    /// The process dies (its unsynced bytes stay in the page cache) and a
+    /// new writer opens; a later power cut must not lose what it recovered.
+    ProcessCrash,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -29,6 +32,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Sync),
         1 => Just(Op::Truncate),
         1 => any::<u64>().prop_map(Op::Crash),
+        1 => Just(Op::ProcessCrash),
     ]
 }
 
@@ -63,6 +67,13 @@ proptest! {
                 Op::Truncate => {
                     wal.truncate_before(acked).unwrap();
                     truncated_below = acked;
+                }
+                Op::ProcessCrash => {
+                    std::mem::forget(wal); // no clean close; the page cache stays
+                    wal = common::open(&storage, durability).unwrap();
+                    // The new writer made what it recovered durable before
+                    // building on it.
+                    acked = wal.next_lsn().prev();
                 }
                 Op::Crash(seed) => {
                     let after = storage.crash(seed);
