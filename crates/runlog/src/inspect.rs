@@ -46,7 +46,7 @@ pub struct VerifyReport {
 
 /// How many times [`verify`] starts again when a writer replaced the
 /// manifest while it read.
-const VERIFY_ATTEMPTS: usize = 20;
+const VERIFY_ATTEMPTS: usize = 100;
 
 /// Reads everything in the database at `dir` and checks it: the manifest,
 /// every chunk of every segment (CRC, decoding, statistics against the
