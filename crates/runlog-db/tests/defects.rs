@@ -10,6 +10,7 @@ use common::{bin, runlog_db};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use runlog::{Db, Durability};
@@ -130,13 +131,19 @@ fn plot_draws_extreme_values_and_says_what_it_left_out() {
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 }
 
-/// Reads JSON lines from a `tail` child until `count` arrived (or 30 s).
-fn tail_lines(child: &mut Child, count: usize) -> std::thread::JoinHandle<Vec<(String, i64, f64)>> {
+/// Points a `tail` child printed: (metric, step, value).
+type Printed = Arc<Mutex<Vec<(String, i64, f64)>>>;
+
+/// Reads JSON lines from a `tail` child until `count` arrived, into the
+/// shared list (so the test can wait for tail to have started).
+fn tail_lines(child: &mut Child, count: usize) -> (std::thread::JoinHandle<()>, Printed) {
     let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    std::thread::spawn(move || {
-        let mut seen = Vec::new();
+    let seen: Printed = Arc::default();
+    let shared = Arc::clone(&seen);
+    let reader = std::thread::spawn(move || {
         for line in lines {
             let value: Value = serde_json::from_str(&line.unwrap()).unwrap();
+            let mut seen = shared.lock().unwrap();
             seen.push((
                 value["metric"].as_str().unwrap().to_string(),
                 value["step"].as_i64().unwrap(),
@@ -146,18 +153,31 @@ fn tail_lines(child: &mut Child, count: usize) -> std::thread::JoinHandle<Vec<(S
                 break;
             }
         }
-        seen
-    })
+    });
+    (reader, seen)
 }
 
-fn join_within<T>(reader: std::thread::JoinHandle<T>, child: &mut Child) -> T {
+/// Waits (30 s at most) until `ready` holds.
+fn wait_until(what: &str, ready: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !ready() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn join_within(
+    (reader, seen): (std::thread::JoinHandle<()>, Printed),
+    child: &mut Child,
+) -> Vec<(String, i64, f64)> {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !reader.is_finished() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    reader.join().unwrap()
+    reader.join().unwrap();
+    seen.lock().unwrap().clone()
 }
 
 #[test]
@@ -185,7 +205,11 @@ fn tail_prints_repeated_and_decreasing_steps_exactly_as_logged() {
         (1, 0.1),
     ];
     let reader = tail_lines(&mut tail, 1 + logged.len() + 1);
-    std::thread::sleep(Duration::from_millis(500));
+    // Tail has read the history (so it follows from here) once it printed it.
+    let printed = Arc::clone(&reader.1);
+    wait_until("tail printed the history", || {
+        !printed.lock().unwrap().is_empty()
+    });
     for (i, &(step, value)) in logged.iter().enumerate() {
         db.log_at(run, "loss", step, i as i64, value).unwrap();
         if i == 2 {
@@ -197,6 +221,21 @@ fn tail_prints_repeated_and_decreasing_steps_exactly_as_logged() {
     expected.extend(logged.iter().map(|&(s, v)| ("loss".to_string(), s, v)));
     expected.push(("acc".to_string(), 1, 0.9));
     assert_eq!(join_within(reader, &mut tail), expected);
+}
+
+/// What a child writes to standard error, gathered as it comes.
+fn stderr_of(child: &mut Child) -> Arc<Mutex<String>> {
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let text: Arc<Mutex<String>> = Arc::default();
+    let shared = Arc::clone(&text);
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let mut text = shared.lock().unwrap();
+            text.push_str(&line);
+            text.push('\n');
+        }
+    });
+    text
 }
 
 #[test]
@@ -219,8 +258,14 @@ fn tail_waits_for_a_run_not_yet_created_and_names_a_metric_it_lacks() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    let stderr = stderr_of(&mut tail);
     let reader = tail_lines(&mut tail, 2);
-    std::thread::sleep(Duration::from_millis(500));
+    wait_until("tail says it waits", || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains("waiting for run \"e/later\"")
+    });
     let run = db.create_run("e", "later").unwrap();
     db.log_list(run, "loss", &[2.0, 1.0]).unwrap();
     let seen = join_within(reader, &mut tail);
@@ -228,33 +273,22 @@ fn tail_waits_for_a_run_not_yet_created_and_names_a_metric_it_lacks() {
         seen,
         [("loss".to_string(), 0, 2.0), ("loss".to_string(), 1, 1.0)]
     );
-    let mut stderr = String::new();
-    tail.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(stderr.contains("waiting for run \"e/later\""), "{stderr}");
 
-    let out = bin()
+    let mut lacking = bin()
         .args(["tail", dir.path().to_str().unwrap(), "e/later", "accuracy"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(800));
-    let mut out = out;
-    out.kill().unwrap();
-    let mut stderr = String::new();
-    out.stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    assert!(
-        stderr.contains("no metric \"accuracy\" yet (it has loss)"),
-        "{stderr}"
-    );
+    let stderr = stderr_of(&mut lacking);
+    wait_until("tail names the metric the run lacks", || {
+        stderr
+            .lock()
+            .unwrap()
+            .contains("no metric \"accuracy\" yet (it has loss)")
+    });
+    lacking.kill().unwrap();
+    lacking.wait().unwrap();
 }
 
 #[test]
