@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{bin, runlog_db};
+use common::{bin, import_args, runlog_db};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -328,13 +328,7 @@ fn a_csv_without_its_header_row_is_refused() {
     let csv = dir.path().join("headless.csv");
     std::fs::write(&csv, "r,e,loss,0,0,1.5\nr,e,loss,1,0,1.25\n").unwrap();
     let db = dir.path().join("db");
-    let out = runlog_db(&[
-        "import",
-        db.to_str().unwrap(),
-        "--format",
-        "csv",
-        csv.to_str().unwrap(),
-    ]);
+    let out = runlog_db(&import_args(&db, "csv", &csv, &[]));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -392,13 +386,7 @@ fn import_streams_a_file_in_bounded_memory() {
     let file_size = std::fs::metadata(&csv).unwrap().len();
     let db = dir.path().join("db");
     let child = bin()
-        .args([
-            "import",
-            db.to_str().unwrap(),
-            "--format",
-            "csv",
-            csv.to_str().unwrap(),
-        ])
+        .args(import_args(&db, "csv", &csv, &[]))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -426,13 +414,7 @@ fn kill_9_during_an_import_leaves_all_or_nothing() {
     let csv = big_csv(dir.path(), points);
     let db_dir = dir.path().join("db");
     let mut child = bin()
-        .args([
-            "import",
-            db_dir.to_str().unwrap(),
-            "--format",
-            "csv",
-            csv.to_str().unwrap(),
-        ])
+        .args(import_args(&db_dir, "csv", &csv, &[]))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -472,15 +454,12 @@ fn kill_9_during_an_import_leaves_all_or_nothing() {
         String::from_utf8_lossy(&out.stdout)
     );
     // Re-running the import is safe: the run comes whole, once.
-    let out = runlog_db(&[
-        "import",
-        db_dir.to_str().unwrap(),
-        "--format",
+    let out = runlog_db(&import_args(
+        &db_dir,
         "csv",
-        csv.to_str().unwrap(),
-        "--existing",
-        "replace",
-    ]);
+        &csv,
+        &["--existing", "replace"],
+    ));
     assert!(
         out.status.success(),
         "{}",

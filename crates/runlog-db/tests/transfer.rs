@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bin, runlog_db};
+use common::{bin, import_args, runlog_db};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -53,13 +53,7 @@ fn export_then_import_round_trips_bit_for_bit_in_both_formats() {
             String::from_utf8_lossy(&out.stderr)
         );
         let target = tempfile::tempdir().unwrap();
-        let out = runlog_db(&[
-            "import",
-            target.path().to_str().unwrap(),
-            "--format",
-            format,
-            file.to_str().unwrap(),
-        ]);
+        let out = runlog_db(&import_args(target.path(), format, &file, &[]));
         assert!(
             out.status.success(),
             "{}",
@@ -89,13 +83,7 @@ fn a_malformed_import_names_the_line_and_writes_nothing() {
     )
     .unwrap();
     let db_dir = dir.path().join("db");
-    let out = runlog_db(&[
-        "import",
-        db_dir.to_str().unwrap(),
-        "--format",
-        "csv",
-        csv.to_str().unwrap(),
-    ]);
+    let out = runlog_db(&import_args(&db_dir, "csv", &csv, &[]));
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -106,13 +94,7 @@ fn a_malformed_import_names_the_line_and_writes_nothing() {
 
     let jsonl = dir.path().join("bad.jsonl");
     std::fs::write(&jsonl, "{\"run\":\"r\",\"experiment\":\"e\",\"metric\":\"m\",\"step\":0,\"timestamp_ms\":0,\"value\":1}\n{\"run\":\"r\"}\n").unwrap();
-    let out = runlog_db(&[
-        "import",
-        db_dir.to_str().unwrap(),
-        "--format",
-        "jsonl",
-        jsonl.to_str().unwrap(),
-    ]);
+    let out = runlog_db(&import_args(&db_dir, "jsonl", &jsonl, &[]));
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
     let bad_name = dir.path().join("bad-name.csv");
@@ -121,13 +103,7 @@ fn a_malformed_import_names_the_line_and_writes_nothing() {
         "run,experiment,metric,step,timestamp_ms,value\nr,e,,0,0,1\n",
     )
     .unwrap();
-    let out = runlog_db(&[
-        "import",
-        db_dir.to_str().unwrap(),
-        "--format",
-        "csv",
-        bad_name.to_str().unwrap(),
-    ]);
+    let out = runlog_db(&import_args(&db_dir, "csv", &bad_name, &[]));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("line 2") && stderr.contains("metric"),
@@ -201,17 +177,7 @@ fn a_rerun_import_never_doubles_a_run_and_replaces_or_skips_as_asked() {
         "run,experiment,metric,step,timestamp_ms,value\na,e,loss,0,0,1\nr,e,t,0,0,1\n",
     )
     .unwrap();
-    let import = |extra: &[&str]| {
-        let mut args = vec![
-            "import",
-            db_dir.to_str().unwrap(),
-            "--format",
-            "csv",
-            csv.to_str().unwrap(),
-        ];
-        args.extend(extra);
-        runlog_db(&args)
-    };
+    let import = |extra: &[&str]| runlog_db(&import_args(&db_dir, "csv", &csv, extra));
     // e/r exists: refused by default, naming it; not even e/a is written.
     let out = import(&[]);
     assert!(!out.status.success());

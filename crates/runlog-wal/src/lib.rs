@@ -51,6 +51,7 @@ pub use follower::{Followed, WalFollower};
 pub use header::{FORMAT_VERSION, HEADER_LEN};
 pub use lsn::Lsn;
 pub use mem_storage::{MemStats, MemStorage};
+pub use names::log_files;
 pub use options::{Durability, RecoveryMode};
 pub use reader::{Record, Tail, WalReader};
 pub use record::{MAX_PAYLOAD, RECORD_HEADER_LEN};

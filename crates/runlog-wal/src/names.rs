@@ -31,6 +31,19 @@ pub(crate) struct LogFile {
     pub path: PathBuf,
 }
 
+/// The log files in `dir`, ascending by first LSN, as `(first LSN, path)`:
+/// for tools and the engine, which must not parse the names themselves.
+/// Other files are ignored; a missing directory holds none.
+pub fn log_files(storage: &dyn Storage, dir: &Path) -> Result<Vec<(Lsn, PathBuf)>> {
+    match list(storage, dir) {
+        Ok(files) => Ok(files.into_iter().map(|f| (f.first_lsn, f.path)).collect()),
+        Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The log files in `dir`, ascending by first LSN. Other files are ignored.
 pub(crate) fn list(storage: &dyn Storage, dir: &Path) -> Result<Vec<LogFile>> {
     let names = storage

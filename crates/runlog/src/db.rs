@@ -364,7 +364,7 @@ pub(crate) fn undecodable(
 
 /// Whether `name` is one the engine gives segment files (`<16 digits>.seg`)
 /// or their temporary files (`.seg.tmp`).
-fn is_segment_name(name: &str) -> bool {
+pub(crate) fn is_segment_name(name: &str) -> bool {
     let stem = name
         .strip_suffix(".seg")
         .or_else(|| name.strip_suffix(".seg.tmp"));
@@ -372,13 +372,8 @@ fn is_segment_name(name: &str) -> bool {
 }
 
 /// Whether `dir/wal` holds a log file.
-fn has_wal_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<bool> {
-    let wal_dir = dir.join("wal");
-    match storage.list_dir(&wal_dir) {
-        Ok(names) => Ok(names.iter().any(|name| name.ends_with(".log"))),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(Error::io("list", &wal_dir, e)),
-    }
+pub(crate) fn has_wal_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<bool> {
+    Ok(!runlog_wal::log_files(storage, &dir.join("wal"))?.is_empty())
 }
 
 /// A database with a MANIFEST always has a WAL file that continues it (the

@@ -139,23 +139,13 @@ impl Follower {
                 run,
                 experiment,
                 name,
+                staged,
                 ..
             } => changes.push(Change::RunCreated {
                 run,
                 experiment,
                 name,
-                staged: false,
-            }),
-            Op::CreateStagedRun {
-                run,
-                experiment,
-                name,
-                ..
-            } => changes.push(Change::RunCreated {
-                run,
-                experiment,
-                name,
-                staged: true,
+                staged,
             }),
             Op::Publish { runs, replaces } => changes.push(Change::Published {
                 runs,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use runlog_segment::{Columns, SegmentReader, Stats};
 use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
 
-use crate::db::undecodable;
+use crate::db::{is_segment_name, undecodable};
 use crate::manifest::{Manifest, segment_path};
 use crate::ops::Record;
 use crate::{Error, Result};
@@ -138,11 +138,7 @@ fn note_foreign_segment_files(dir: &Path, report: &mut VerifyReport) {
     };
     for entry in entries.flatten() {
         let name = entry.file_name();
-        let ours = name.to_str().is_some_and(|n| {
-            n.strip_suffix(".seg")
-                .or_else(|| n.strip_suffix(".seg.tmp"))
-                .is_some_and(|d| d.len() == 16 && d.bytes().all(|b| b.is_ascii_digit()))
-        });
+        let ours = name.to_str().is_some_and(is_segment_name);
         if !ours {
             report.notes.push(Problem {
                 file: entry.path(),
@@ -193,30 +189,15 @@ fn verify_segment(reader: &SegmentReader, report: &mut VerifyReport) {
     }
 }
 
-/// The WAL files of `dir`, by first LSN.
-fn wal_files(wal_dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut files: Vec<(u64, PathBuf)> = std::fs::read_dir(wal_dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let digits = name.strip_suffix(".log")?;
-            (digits.len() == 20)
-                .then(|| digits.parse().ok())?
-                .map(|lsn| (lsn, entry.path()))
-        })
-        .collect();
-    files.sort();
-    files
-}
-
 /// Checks every WAL record, going on past a damaged file to the next one,
 /// and that the log continues after `flushed_lsn`; `false` if a file
 /// vanished while it was read (a writer truncating the log).
 fn verify_wal(dir: &Path, flushed_lsn: u64, report: &mut VerifyReport) -> Result<bool> {
     let wal_dir = dir.join("wal");
-    let files = wal_files(&wal_dir);
+    let files: Vec<(u64, PathBuf)> = runlog_wal::log_files(&FsStorage, &wal_dir)?
+        .into_iter()
+        .map(|(lsn, path)| (lsn.0, path))
+        .collect();
     if let Some(&(first, ref path)) = files.first()
         && first > flushed_lsn + 1
     {

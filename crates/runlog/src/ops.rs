@@ -41,11 +41,13 @@ use crate::wire::{DecodeError, Decoder, Encoder};
 /// One change to the database.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Op {
+    /// A run; a staged one (kind 10) stays invisible until [`Op::Publish`].
     CreateRun {
         run: RunId,
         experiment: String,
         name: String,
         start_ms: i64,
+        staged: bool,
     },
     SetStatus {
         run: RunId,
@@ -78,13 +80,6 @@ pub(crate) enum Op {
     },
     DeleteRun {
         run: RunId,
-    },
-    /// A run an import creates invisibly, until [`Op::Publish`].
-    CreateStagedRun {
-        run: RunId,
-        experiment: String,
-        name: String,
-        start_ms: i64,
     },
     /// Staged runs made visible at once, after the runs they replace are
     /// deleted.
@@ -208,8 +203,12 @@ fn summary(op: &Op) -> String {
             run,
             experiment,
             name,
+            staged,
             ..
-        } => format!("create run {run} {experiment}/{name}"),
+        } => {
+            let kind = if *staged { "staged run" } else { "run" };
+            format!("create {kind} {run} {experiment}/{name}")
+        }
         Op::SetStatus { run, status, .. } => format!("run {run} status {status}"),
         Op::SetParam { run, key, value } => format!("run {run} param {key}={value}"),
         Op::SetTag { run, key, value } => format!("run {run} tag {key}={value}"),
@@ -230,12 +229,6 @@ fn summary(op: &Op) -> String {
         }
         Op::TableRows { run, table, rows } => format!("run {run} table {table} rows {rows}"),
         Op::DeleteRun { run } => format!("delete run {run}"),
-        Op::CreateStagedRun {
-            run,
-            experiment,
-            name,
-            ..
-        } => format!("create staged run {run} {experiment}/{name}"),
         Op::Publish { runs, replaces } => {
             format!(
                 "publish {} staged runs, deleting {}",
@@ -253,18 +246,9 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             experiment,
             name,
             start_ms,
-        }
-        | Op::CreateStagedRun {
-            run,
-            experiment,
-            name,
-            start_ms,
+            staged,
         } => {
-            e.u8(if matches!(op, Op::CreateRun { .. }) {
-                1
-            } else {
-                10
-            });
+            e.u8(if *staged { 10 } else { 1 });
             e.u64(run.0);
             e.str(experiment);
             e.str(name);
@@ -368,17 +352,12 @@ fn stride_of(steps: &[i64]) -> Option<i64> {
 fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
     let at = d.position();
     let op = match d.u8()? {
-        1 => Op::CreateRun {
+        kind @ (1 | 10) => Op::CreateRun {
             run: RunId(d.u64()?),
             experiment: d.str()?,
             name: d.str()?,
             start_ms: d.i64()?,
-        },
-        10 => Op::CreateStagedRun {
-            run: RunId(d.u64()?),
-            experiment: d.str()?,
-            name: d.str()?,
-            start_ms: d.i64()?,
+            staged: kind == 10,
         },
         11 => {
             let mut lists = [Vec::new(), Vec::new()];
@@ -476,17 +455,25 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
             experiment,
             name,
             start_ms,
-        } => catalog.create_run(RunInfo {
-            id: *run,
-            experiment: experiment.clone(),
-            name: name.clone(),
-            status: RunStatus::Running,
-            start_ms: *start_ms,
-            end_ms: None,
-            last_write_ms: *start_ms,
-            params: BTreeMap::new(),
-            tags: BTreeMap::new(),
-        }),
+            staged,
+        } => {
+            let info = RunInfo {
+                id: *run,
+                experiment: experiment.clone(),
+                name: name.clone(),
+                status: RunStatus::Running,
+                start_ms: *start_ms,
+                end_ms: None,
+                last_write_ms: *start_ms,
+                params: BTreeMap::new(),
+                tags: BTreeMap::new(),
+            };
+            if *staged {
+                catalog.create_staged_run(info);
+            } else {
+                catalog.create_run(info);
+            }
+        }
         Op::SetStatus {
             run,
             status,
@@ -543,22 +530,6 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
             }
         }
         Op::DeleteRun { run } => catalog.delete_run(*run),
-        Op::CreateStagedRun {
-            run,
-            experiment,
-            name,
-            start_ms,
-        } => catalog.create_staged_run(RunInfo {
-            id: *run,
-            experiment: experiment.clone(),
-            name: name.clone(),
-            status: RunStatus::Running,
-            start_ms: *start_ms,
-            end_ms: None,
-            last_write_ms: *start_ms,
-            params: BTreeMap::new(),
-            tags: BTreeMap::new(),
-        }),
         Op::Publish { runs, replaces } => catalog.publish(runs, replaces),
     }
 }
@@ -583,6 +554,18 @@ mod tests {
                     experiment: "exp".into(),
                     name: "run".into(),
                     start_ms: 5,
+                    staged: false,
+                },
+                Op::CreateRun {
+                    run: RunId(2),
+                    experiment: "exp".into(),
+                    name: "run".into(),
+                    start_ms: 6,
+                    staged: true,
+                },
+                Op::Publish {
+                    runs: vec![RunId(2)],
+                    replaces: vec![RunId(1)],
                 },
                 Op::SetStatus {
                     run: RunId(1),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use runlog_wal::{Dropped, FsStorage, Lsn, Wal};
 
+use crate::db::has_wal_files;
 use crate::identity::{self, Found};
 use crate::manifest::Manifest;
 use crate::ops::Record;
@@ -44,15 +45,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
     }
     match Manifest::read(dir) {
         Ok(Some(manifest)) => {
-            let wal_files = std::fs::read_dir(&wal_dir)
-                .map(|entries| {
-                    entries
-                        .flatten()
-                        .filter(|e| e.file_name().to_string_lossy().ends_with(".log"))
-                        .count()
-                })
-                .unwrap_or(0);
-            if wal_files == 0 {
+            if !has_wal_files(&FsStorage, dir)? {
                 // Start the WAL again right after the manifest.
                 let next = Lsn(manifest.flushed_lsn + 1);
                 Wal::builder(&wal_dir)

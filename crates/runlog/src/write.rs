@@ -422,26 +422,29 @@ impl Db {
     /// Creates a run named `name` in `experiment` (created on first use),
     /// `Running` from now. Run names are unique within an experiment.
     pub fn create_run(&self, experiment: &str, name: &str) -> Result<RunId> {
-        self.create_run_started(experiment, name, None)
+        self.create_run_started(experiment, name, None, false)
     }
 
     /// Like [`Db::create_run`] with the start time given (ms since the
     /// epoch), for runs brought over from another tracker.
     pub fn create_run_at(&self, experiment: &str, name: &str, start_ms: i64) -> Result<RunId> {
-        self.create_run_started(experiment, name, Some(start_ms))
+        self.create_run_started(experiment, name, Some(start_ms), false)
     }
 
+    /// Creates a run, visible at once or staged (holding no name, so it is
+    /// not checked against the names in use until it is published).
     fn create_run_started(
         &self,
         experiment: &str,
         name: &str,
         start_ms: Option<i64>,
+        staged: bool,
     ) -> Result<RunId> {
         check_name("experiment name", experiment)?;
         check_name("run name", name)?;
         self.write(|catalog, now| {
             let key = (experiment.to_string(), name.to_string());
-            if let Some(&existing) = catalog.run_names.get(&key) {
+            if let Some(&existing) = catalog.run_names.get(&key).filter(|_| !staged) {
                 return Err(Error::RunExists {
                     experiment: experiment.to_string(),
                     name: name.to_string(),
@@ -454,6 +457,7 @@ impl Db {
                 experiment: experiment.to_string(),
                 name: name.to_string(),
                 start_ms: start_ms.unwrap_or(now),
+                staged,
             };
             Ok((vec![op], run))
         })
@@ -593,18 +597,7 @@ impl Db {
         name: &str,
         start_ms: Option<i64>,
     ) -> Result<RunId> {
-        check_name("experiment name", experiment)?;
-        check_name("run name", name)?;
-        self.write(|catalog, now| {
-            let run = RunId(catalog.next_run);
-            let op = Op::CreateStagedRun {
-                run,
-                experiment: experiment.to_string(),
-                name: name.to_string(),
-                start_ms: start_ms.unwrap_or(now),
-            };
-            Ok((vec![op], run))
-        })
+        self.create_run_started(experiment, name, start_ms, true)
     }
 
     /// Makes staged runs visible, all at once (one WAL record): after a

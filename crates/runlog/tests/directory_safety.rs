@@ -143,21 +143,27 @@ fn a_segment_the_manifest_lists_is_named_when_missing() {
     assert!(error.to_string().contains(&listed), "{error}");
 }
 
+/// Flushes everything, deletes the WAL and returns the LSN it would have
+/// continued at (the manifest's flushed LSN + 1), for tests that put
+/// another WAL in its place.
+fn wal_replaced_after_a_flush(dir: &Path) -> Lsn {
+    let db = Db::open(dir).unwrap();
+    db.flush().unwrap();
+    db.close().unwrap();
+    // The WAL now starts right after what the manifest holds.
+    let next = Wal::builder(dir.join("wal"))
+        .replay_and_open(Lsn::FIRST, |_| {})
+        .unwrap()
+        .next_lsn();
+    fs::remove_dir_all(dir.join("wal")).unwrap();
+    next
+}
+
 #[test]
 fn a_wal_that_does_not_continue_the_manifest_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    let flushed = {
-        let db = Db::open(dir.path()).unwrap();
-        db.flush().unwrap();
-        db.close().unwrap();
-        // The WAL now starts right after what the manifest holds.
-        Wal::builder(dir.path().join("wal"))
-            .replay_and_open(Lsn::FIRST, |_| {})
-            .unwrap()
-            .next_lsn()
-    };
-    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let flushed = wal_replaced_after_a_flush(dir.path());
     Wal::builder(dir.path().join("wal"))
         .replay_and_open(Lsn(flushed.0 + 5), |_| {})
         .unwrap()
@@ -234,16 +240,7 @@ fn a_new_database_has_a_manifest_so_a_lost_wal_is_noticed() {
 fn a_reader_refuses_a_wal_whose_records_skip_past_the_manifest() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    let flushed = {
-        let db = Db::open(dir.path()).unwrap();
-        db.flush().unwrap();
-        db.close().unwrap();
-        Wal::builder(dir.path().join("wal"))
-            .replay_and_open(Lsn::FIRST, |_| {})
-            .unwrap()
-            .next_lsn()
-    };
-    fs::remove_dir_all(dir.path().join("wal")).unwrap();
+    let flushed = wal_replaced_after_a_flush(dir.path());
     let wal = Wal::builder(dir.path().join("wal"))
         .replay_and_open(Lsn(flushed.0 + 3), |_| {})
         .unwrap();

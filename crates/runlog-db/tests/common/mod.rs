@@ -13,3 +13,22 @@ pub fn bin() -> Command {
 pub fn runlog_db(args: &[&str]) -> Output {
     bin().args(args).output().expect("run runlog-db")
 }
+
+/// The arguments of `runlog-db import DB --format FORMAT FILE EXTRA...`.
+#[allow(dead_code, reason = "each test binary uses part of this module")]
+pub fn import_args<'a>(
+    db: &'a std::path::Path,
+    format: &'a str,
+    file: &'a std::path::Path,
+    extra: &[&'a str],
+) -> Vec<&'a str> {
+    let mut args = vec![
+        "import",
+        db.to_str().unwrap(),
+        "--format",
+        format,
+        file.to_str().unwrap(),
+    ];
+    args.extend(extra);
+    args
+}
