@@ -4,7 +4,9 @@
 //! parent kills it with SIGKILL at a random moment, reopens the database
 //! and checks that every acknowledged step is there, each metric's history
 //! is an exact prefix with no duplicates, and the statistics equal ones
-//! recomputed from the history.
+//! recomputed from the history. The same holds for the run's text log,
+//! text series and artifacts (whole, byte for byte), and after the writer
+//! reopens, `verify` finds every blob intact and none left unreferenced.
 //!
 //! `RUNLOG_CRASH_ITERATIONS=2000 cargo test --release -p runlog-tests --test engine_crash`
 //! runs the long mode.
@@ -15,8 +17,8 @@ use std::time::{Duration, Instant};
 
 use runlog::Db;
 use runlog_tests::{
-    ENGINE_METRICS, crash_test_setup, engine_timestamp, engine_value, run_and_kill,
-    run_and_kill_when,
+    ARTIFACT_EVERY, ENGINE_METRICS, crash_test_setup, engine_artifact, engine_artifact_path,
+    engine_log_line, engine_phase, engine_timestamp, engine_value, run_and_kill, run_and_kill_when,
 };
 
 /// Whether a segment file is being written (a flush or compaction under
@@ -92,7 +94,76 @@ fn check(db: &Db, max_acked: Option<i64>, context: &str) -> i64 {
             }
         }
     }
+    check_contents(db, run, max_acked, context);
     steps_held.unwrap_or(0)
+}
+
+/// The log, text series and artifacts: exact prefixes of what the child
+/// writes, holding every acknowledged step, nothing torn.
+fn check_contents(db: &Db, run: runlog::RunId, max_acked: Option<i64>, context: &str) {
+    let must_hold = max_acked.map_or(0, |a| a + 1);
+    let lines = match db.log_lines(run, "stdout", 0, usize::MAX) {
+        Ok(read) => {
+            assert_eq!(read.unterminated, None, "{context}: a torn log line");
+            read.lines
+        }
+        Err(runlog::Error::UnknownSeries { .. }) => Vec::new(),
+        Err(e) => panic!("{context}: log: {e}"),
+    };
+    for (i, line) in lines.iter().enumerate() {
+        assert_eq!(
+            format!("{line}\n"),
+            engine_log_line(i as i64),
+            "{context}: line {i}"
+        );
+    }
+    assert!(
+        lines.len() as i64 >= must_hold,
+        "{context}: {} log lines",
+        lines.len()
+    );
+    let phases = db.text_history(run, "phase").unwrap_or_default();
+    for (i, point) in phases.iter().enumerate() {
+        let step = i as i64;
+        assert_eq!(
+            (point.step, point.timestamp, point.value.as_str()),
+            (step, engine_timestamp(step), engine_phase(step).as_str()),
+            "{context}: phase {i}"
+        );
+    }
+    assert!(
+        phases.len() as i64 >= must_hold,
+        "{context}: {} phases",
+        phases.len()
+    );
+    let artifacts = db.artifacts(run, "ckpt").expect("artifacts");
+    let mut steps: Vec<i64> = Vec::new();
+    for artifact in &artifacts {
+        let step: i64 = artifact.path["ckpt/step-".len()..artifact.path.len() - 4]
+            .parse()
+            .expect("the child's paths");
+        assert_eq!(artifact.path, engine_artifact_path(step));
+        let bytes = db
+            .read_artifact(run, &artifact.path)
+            .unwrap_or_else(|e| panic!("{context}: {}: {e}", artifact.path));
+        assert!(
+            bytes == engine_artifact(step),
+            "{context}: {} differs",
+            artifact.path
+        );
+        steps.push(step);
+    }
+    steps.sort_unstable();
+    let expected: Vec<i64> = (0..steps.len() as i64)
+        .map(|i| i * ARTIFACT_EVERY)
+        .collect();
+    assert_eq!(steps, expected, "{context}: artifacts form a prefix");
+    let acked_artifacts = (must_hold + ARTIFACT_EVERY - 1) / ARTIFACT_EVERY;
+    assert!(
+        steps.len() as i64 >= acked_artifacts,
+        "{context}: {} artifacts",
+        steps.len()
+    );
 }
 
 #[test]
@@ -134,10 +205,28 @@ fn acknowledged_points_survive_sigkill_during_flushes_and_compactions() {
             Err(runlog::Error::NotADatabase { .. }) if max_acked.is_none() => {}
             Err(e) => panic!("{context}: {e}"),
         }
-        let db = Db::open(dir.path()).unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
+        // Without background threads, so that no seal makes a new chunk
+        // blob (referenced by the next manifest only) before `verify`.
+        let db = Db::builder(dir.path())
+            .background_threads(false)
+            .open()
+            .unwrap_or_else(|e| panic!("{context}: reopen: {e}"));
         check(&db, max_acked, &context);
         segments_seen = segments_seen.max(db.segment_files().len());
         db.close().expect("close");
+        // The writer's open collected what a kill left of a put.
+        let report = runlog::inspect::verify(dir.path()).expect("verify");
+        assert!(
+            report.problems.is_empty(),
+            "{context}: {:?}",
+            report.problems
+        );
+        let unreferenced: Vec<_> = report
+            .notes
+            .iter()
+            .filter(|n| n.message.contains("nothing references"))
+            .collect();
+        assert!(unreferenced.is_empty(), "{context}: {unreferenced:?}");
     }
     assert!(
         max_acked.is_some_and(|s| s > 0),

@@ -13,8 +13,14 @@ pub const WAL_MAX_PAYLOAD: usize = 3000;
 /// bytes follow from the LSN alone, so the parent can check any record it
 /// reads back without being told what was written.
 pub fn wal_payload(lsn: Lsn) -> Vec<u8> {
-    let mut x = lsn.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
-    let len = (x % (WAL_MAX_PAYLOAD as u64 + 1)) as usize;
+    let seed = lsn.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0x2545_F491_4F6C_DD1D;
+    noise(seed, (seed % (WAL_MAX_PAYLOAD as u64 + 1)) as usize)
+}
+
+/// `len` xorshift bytes from `seed` (not 0): incompressible, and the same
+/// for the same seed.
+fn noise(seed: u64, len: usize) -> Vec<u8> {
+    let mut x = seed;
     (0..len)
         .map(|_| {
             x ^= x << 13;
@@ -54,6 +60,36 @@ pub fn engine_value(metric: usize, step: i64) -> f64 {
         1 => -0.0,
         r => f64::from((r as f32) / 7.0 + metric as f32),
     }
+}
+
+/// The engine crash child puts an artifact every this many steps.
+pub const ARTIFACT_EVERY: i64 = 10;
+
+/// The path of the artifact the engine crash child puts at `step`.
+pub fn engine_artifact_path(step: i64) -> String {
+    format!("ckpt/step-{step}.bin")
+}
+
+/// The content of the artifact the engine crash child puts at `step`:
+/// text that compresses at some steps, noise that does not at others.
+pub fn engine_artifact(step: i64) -> Vec<u8> {
+    let len = 1000 + (step as usize * 37) % 40_000;
+    if step % 20 == 0 {
+        format!("checkpoint {step}\n").repeat(len / 16).into_bytes()
+    } else {
+        noise((step as u64) ^ 0x2545_F491_4F6C_DD1D, len)
+    }
+}
+
+/// The log line (with its newline) the engine crash child appends to
+/// `stdout` at `step`.
+pub fn engine_log_line(step: i64) -> String {
+    format!("step {step} loss {}\n", engine_value(0, step))
+}
+
+/// The value the engine crash child logs to text series `phase` at `step`.
+pub fn engine_phase(step: i64) -> String {
+    format!("phase-{}", step / 7)
 }
 
 /// The timestamp the engine crash child logs at `step`.

@@ -25,11 +25,13 @@ use std::time::Duration;
 use runlog_segment::{ChunkMeta, Columns, EncodedChunk, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
+use crate::blobs::BlobHash;
 use crate::compaction_policy::next_merge;
 use crate::db::{Shared, manifest_of};
 use crate::manifest::{SegmentEntry, segment_path};
 use crate::memtable::Memtable;
 use crate::segments::{SegmentHandle, merge_sorted};
+use crate::streams::seal_streams;
 use crate::{Error, Result};
 
 /// One unit of background work; returns whether it found any to do.
@@ -99,7 +101,7 @@ fn panic_message(panic: &(dyn Any + Send)) -> String {
 /// The flusher's work: flush the oldest frozen memtable or, if none waits,
 /// seal a chunk of the active one; returns whether there was any.
 fn flush_or_seal(shared: &Shared) -> Result<bool> {
-    Ok(flush_one(shared)? || seal_one(shared)?)
+    Ok(flush_one(shared)? || seal_one(shared)? || seal_streams(shared, false)?)
 }
 
 /// Encodes the first chunk's worth of open points of a series in the
@@ -140,6 +142,8 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
         (frozen, file_no)
     };
     let handle = write_memtable(shared, &frozen, file_no)?;
+    // The manifest then holds sealed chunks, not tails.
+    seal_streams(shared, true)?;
     {
         let _manifest = shared.manifest.lock();
         let segments: Vec<Arc<SegmentHandle>> = {
@@ -149,6 +153,9 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
             manifest_of(&state, &segments, frozen.last_lsn).write(&shared.dir)?;
             segments
         };
+        // Before the flush is seen done, so that `Db::flush` returns with
+        // the blobs it released gone.
+        free_released(shared, frozen.last_lsn)?;
         let mut state = shared.state.write();
         state.segments = Arc::new(segments);
         state.flushed_lsn = frozen.last_lsn;
@@ -161,6 +168,25 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
         wal.truncate_before(Lsn(frozen.last_lsn + 1))?;
     }
     Ok(true)
+}
+
+/// Deletes the blobs released by WAL records up to `covered_lsn` (which a
+/// durable manifest now reflects) that nothing has referenced since.
+fn free_released(shared: &Shared, covered_lsn: u64) -> Result<()> {
+    let due: Vec<BlobHash> = {
+        let mut state = shared.state.write();
+        let (due, later) = std::mem::take(&mut state.released)
+            .into_iter()
+            .partition(|(lsn, _)| *lsn <= covered_lsn);
+        state.released = later;
+        due.into_iter().map(|(_, hash)| hash).collect()
+    };
+    for hash in due {
+        shared.blobs.remove_if(&hash, || {
+            !shared.state.read().catalog.blob_refs.contains_key(&hash)
+        })?;
+    }
+    Ok(())
 }
 
 /// Writes a frozen memtable as segment `file_no` (none if it holds only

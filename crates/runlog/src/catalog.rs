@@ -8,6 +8,8 @@ use std::sync::Arc;
 
 use runlog_segment::{SeriesId, Stats};
 
+use crate::blobs::BlobHash;
+use crate::contents::{Artifact, LOG_CHUNK_BYTES, Stream, StreamChunk, StreamKey};
 use crate::id_map::IdMap;
 use crate::wire::{DecodeError, Decoder, Encoder};
 
@@ -200,6 +202,22 @@ pub(crate) struct RunEntry {
     /// Metric names (shared with run-list summaries) and their series.
     pub metrics: BTreeMap<Arc<str>, SeriesId>,
     pub tables: BTreeMap<String, TableEntry>,
+    /// Artifacts by path.
+    pub artifacts: BTreeMap<String, Artifact>,
+    /// Text logs and text series.
+    pub streams: BTreeMap<StreamKey, Stream>,
+}
+
+impl RunEntry {
+    /// Every blob the run references, once per reference.
+    fn blobs(&self) -> impl Iterator<Item = BlobHash> + '_ {
+        let artifacts = self.artifacts.values().map(|a| a.hash);
+        let chunks = self
+            .streams
+            .values()
+            .flat_map(|s| s.chunks.iter().map(|c| c.hash));
+        artifacts.chain(chunks)
+    }
 }
 
 /// A series in the catalog.
@@ -221,6 +239,13 @@ pub(crate) struct Catalog {
     pub series: IdMap<SeriesEntry>,
     pub next_run: u64,
     pub next_series: u64,
+    /// References to each blob, from artifacts and stream chunks.
+    pub blob_refs: HashMap<BlobHash, u32>,
+    /// Blobs whose last reference went since this was last drained: the
+    /// writer frees them once a manifest records their release.
+    pub released: Vec<BlobHash>,
+    /// Streams whose tail reached [`LOG_CHUNK_BYTES`], for the flusher.
+    pub ready_to_seal: Vec<(RunId, StreamKey)>,
 }
 
 impl Catalog {
@@ -260,10 +285,17 @@ impl Catalog {
         );
     }
 
-    /// Marks a run deleted and frees its name (unless a newer run took it).
+    /// Marks a run deleted, frees its name (unless a newer run took it)
+    /// and releases its blobs.
     pub(crate) fn delete_run(&mut self, run: RunId) {
         if let Some(entry) = self.runs.get_mut(&run) {
             entry.deleted = true;
+            let blobs: Vec<BlobHash> = entry.blobs().collect();
+            entry.artifacts.clear();
+            entry.streams.clear();
+            for hash in blobs {
+                release(&mut self.blob_refs, &mut self.released, hash);
+            }
             let key = (entry.info.experiment.clone(), entry.info.name.clone());
             if self.run_names.get(&key) == Some(&run) {
                 self.run_names.remove(&key);
@@ -287,6 +319,8 @@ impl Catalog {
                 staged: false,
                 metrics: BTreeMap::new(),
                 tables: BTreeMap::new(),
+                artifacts: BTreeMap::new(),
+                streams: BTreeMap::new(),
             },
         );
     }
@@ -328,6 +362,71 @@ impl Catalog {
         }
     }
 
+    /// Puts (or replaces) an artifact of a live run.
+    pub(crate) fn put_artifact(&mut self, run: RunId, artifact: Artifact) {
+        let Some(entry) = self.runs.get_mut(&run).filter(|r| !r.deleted) else {
+            return;
+        };
+        let hash = artifact.hash;
+        *self.blob_refs.entry(hash).or_default() += 1;
+        if let Some(old) = entry.artifacts.insert(artifact.path.clone(), artifact) {
+            release(&mut self.blob_refs, &mut self.released, old.hash);
+        }
+    }
+
+    /// Deletes an artifact, if there is one at `path`.
+    pub(crate) fn delete_artifact(&mut self, run: RunId, path: &str) {
+        if let Some(old) = self
+            .runs
+            .get_mut(&run)
+            .and_then(|entry| entry.artifacts.remove(path))
+        {
+            release(&mut self.blob_refs, &mut self.released, old.hash);
+        }
+    }
+
+    /// Appends to a stream of a live run (creating it).
+    pub(crate) fn append(&mut self, run: RunId, key: &StreamKey, offset: u64, bytes: &[u8]) {
+        if let Some(entry) = self.runs.get_mut(&run).filter(|r| !r.deleted) {
+            if !entry.streams.contains_key(key) {
+                entry.streams.insert(key.clone(), Stream::default());
+            }
+            let stream = entry.streams.get_mut(key).expect("inserted above");
+            let before = stream.tail.len();
+            stream.append(key.kind, offset, bytes);
+            if before < LOG_CHUNK_BYTES && stream.tail.len() >= LOG_CHUNK_BYTES {
+                self.ready_to_seal.push((run, key.clone()));
+            }
+        }
+    }
+
+    /// Seals a chunk of a stream's tail, or releases the chunk's blob if
+    /// the stream moved on (or went) meanwhile.
+    pub(crate) fn seal(&mut self, run: RunId, key: &StreamKey, chunk: StreamChunk) {
+        let sealed = self
+            .runs
+            .get_mut(&run)
+            .filter(|r| !r.deleted)
+            .and_then(|entry| entry.streams.get_mut(key))
+            .is_some_and(|stream| stream.seal(chunk));
+        if sealed {
+            *self.blob_refs.entry(chunk.hash).or_default() += 1;
+        } else if !self.blob_refs.contains_key(&chunk.hash) {
+            self.released.push(chunk.hash);
+        }
+    }
+
+    /// Counts the references of every run's blobs afresh (after a
+    /// manifest is read).
+    pub(crate) fn count_blob_refs(&mut self) {
+        self.blob_refs.clear();
+        for entry in self.runs.values() {
+            for hash in entry.blobs() {
+                *self.blob_refs.entry(hash).or_default() += 1;
+            }
+        }
+    }
+
     /// The runs an import staged and never published.
     pub(crate) fn staged_runs(&self) -> Vec<RunId> {
         self.runs
@@ -335,5 +434,16 @@ impl Catalog {
             .filter(|(_, r)| r.staged && !r.deleted)
             .map(|(id, _)| *id)
             .collect()
+    }
+}
+
+/// Drops one reference to `hash`, noting it in `released` if it was the last.
+fn release(refs: &mut HashMap<BlobHash, u32>, released: &mut Vec<BlobHash>, hash: BlobHash) {
+    if let Some(count) = refs.get_mut(&hash) {
+        *count -= 1;
+        if *count == 0 {
+            refs.remove(&hash);
+            released.push(hash);
+        }
     }
 }

@@ -12,6 +12,7 @@ use parking_lot::{Condvar, Mutex, RwLock};
 use runlog_segment::{SegmentOptions, Stats};
 use runlog_wal::{Durability, Lsn, RecoveryMode, Wal, WalReader};
 
+use crate::blobs::{BlobHash, BlobStore};
 use crate::catalog::{Catalog, RunStatus};
 use crate::identity::{self, Found};
 use crate::limits::Limits;
@@ -67,6 +68,20 @@ pub(crate) struct State {
     /// For a read-only handle: how the WAL ended when it was last read (a
     /// torn tail is a record being written, or one a crash cut).
     pub wal_tail: runlog_wal::Tail,
+    /// Blobs that lost their last reference, with the WAL record that
+    /// released them: freed once a manifest covers that record.
+    pub released: Vec<(u64, BlobHash)>,
+}
+
+impl State {
+    /// Moves the blobs the catalog released to `released`, with the last
+    /// WAL record applied.
+    pub(crate) fn note_released(&mut self) {
+        let lsn = self.active.last_lsn;
+        let released = std::mem::take(&mut self.catalog.released);
+        self.released
+            .extend(released.into_iter().map(|hash| (lsn, hash)));
+    }
 }
 
 /// What the memtables hold at one instant ([`Db::memtable_usage`]).
@@ -102,6 +117,8 @@ pub(crate) struct Shared {
     pub write: Mutex<Vec<u8>>,
     /// Serialises manifest rewrites.
     pub manifest: Mutex<()>,
+    /// Artifacts and sealed stream chunks.
+    pub blobs: BlobStore,
     /// Serialises compactions (the thread's and `Db::compact`).
     pub compaction: Mutex<()>,
     pub signals: Mutex<Signals>,
@@ -115,6 +132,7 @@ impl Shared {
     fn new(options: DbBuilder, wal: Option<Wal>, state: State, lock: Option<File>) -> Arc<Shared> {
         Arc::new(Shared {
             dir: options.dir.clone(),
+            blobs: BlobStore::new(&options.dir),
             options,
             wal,
             state: RwLock::new(state),
@@ -252,6 +270,10 @@ impl DbBuilder {
         if let Some(error) = replay_error {
             return Err(error);
         }
+        // What replay released, and blobs that a put cut short or a crash
+        // before a release's manifest left, are referenced by nothing now.
+        catalog.released.clear();
+        BlobStore::new(&dir).collect(|hash| catalog.blob_refs.contains_key(hash))?;
         // The WAL must take over exactly where the manifest ends, or the
         // write calls between them are lost.
         let continues = first_replayed.map_or(wal.next_lsn(), |first| first);
@@ -273,6 +295,7 @@ impl DbBuilder {
             flushed_lsn,
             next_segment: next_segment.max(1),
             wal_tail: runlog_wal::Tail::Clean,
+            released: Vec::new(),
         };
         let background_enabled = self.background;
         let mark = self.mark_running_on_open;
@@ -555,6 +578,8 @@ fn try_load_read_only(
     };
     let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
     let (mut catalog, segments) = open_segments(dir, manifest, open)?;
+    // A read-only handle frees nothing.
+    catalog.released.clear();
     // Nothing seals a read-only handle's memtable.
     let mut memtable = Memtable::after(flushed_lsn, 0);
     let wal_dir = dir.join("wal");
@@ -605,6 +630,7 @@ fn try_load_read_only(
         flushed_lsn,
         next_segment,
         wal_tail,
+        released: Vec::new(),
     }))
 }
 

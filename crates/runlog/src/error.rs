@@ -218,6 +218,44 @@ pub enum Error {
         /// What the WAL holds instead.
         found: String,
     },
+    /// An artifact path breaks the path rules (see
+    /// [`crate::normalize_artifact_path`]).
+    #[error("invalid artifact path {}: {reason}", shown(path))]
+    InvalidArtifactPath {
+        /// The path given.
+        path: String,
+        /// Which rule it breaks.
+        reason: String,
+    },
+    /// An artifact, or one append, is larger than its limit.
+    #[error(
+        "run {run}: {what} {} is larger than the limit of {limit} bytes; nothing was stored",
+        shown(name)
+    )]
+    TooLarge {
+        /// The run.
+        run: RunId,
+        /// What was refused ("artifact", "log append", "text value").
+        what: &'static str,
+        /// Its path or name.
+        name: String,
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// Reading what an artifact was put from failed; nothing was stored.
+    #[error(
+        "run {run}: reading the content of artifact {} failed: {source}; nothing was stored",
+        shown(path)
+    )]
+    ArtifactSource {
+        /// The run.
+        run: RunId,
+        /// The artifact's path.
+        path: String,
+        /// The source's error.
+        #[source]
+        source: io::Error,
+    },
     /// An option is out of range.
     #[error("invalid option {name} = {value}: {rule}")]
     InvalidOption {

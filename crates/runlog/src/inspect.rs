@@ -2,13 +2,14 @@
 //! servers: they only read, and need no lock (they work on a database a
 //! writer has open).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use runlog_segment::{Columns, SegmentReader, Stats};
 use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
 
+use crate::blobs::{BlobHash, BlobStore};
 use crate::db::{is_segment_name, undecodable};
 use crate::manifest::{Manifest, segment_path};
 use crate::ops::Record;
@@ -36,6 +37,11 @@ pub struct VerifyReport {
     pub points: u64,
     /// WAL records whose CRC and encoding were checked.
     pub wal_records: u64,
+    /// Blobs (artifacts, sealed text chunks) whose header, payload CRC and
+    /// content hash were checked.
+    pub blobs: usize,
+    /// Bytes of those blob files.
+    pub blob_bytes: u64,
     /// Every problem found (empty: the database is intact).
     pub problems: Vec<Problem>,
     /// What is worth knowing but is no damage: a torn WAL tail (the record
@@ -50,9 +56,10 @@ const VERIFY_ATTEMPTS: usize = 100;
 
 /// Reads everything in the database at `dir` and checks it: the manifest,
 /// every chunk of every segment (CRC, decoding, statistics against the
-/// decoded points, series statistics against their chunks), and every WAL
-/// record (CRC, sequence, encoding), and that the WAL continues the
-/// manifest. Problems are collected, not returned as errors, so one
+/// decoded points, series statistics against their chunks), every WAL
+/// record (CRC, sequence, encoding), that the WAL continues the manifest,
+/// and every blob that the catalog or the WAL names (header CRC, payload
+/// CRC and content hash). Problems are collected, not returned as errors, so one
 /// damaged file does not hide another.
 ///
 /// It checks one snapshot of a live database: the segments the manifest
@@ -83,7 +90,7 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
             report.problems.push(problem_of(&e, dir.join("MANIFEST")));
             // The WAL is still checked; with no manifest to compare, a file
             // vanishing meanwhile is no reason to start again.
-            verify_wal(dir, 0, &mut report)?;
+            verify_wal(dir, 0, &mut report, &mut BTreeSet::new())?;
             return Ok(Some(report));
         }
     };
@@ -112,9 +119,11 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     }
     note_foreign_segment_files(dir, &mut report);
     let problems_before = report.problems.len();
-    if !verify_wal(dir, manifest.flushed_lsn, &mut report)? {
+    let mut blobs: BTreeSet<BlobHash> = manifest.catalog.blob_refs.keys().copied().collect();
+    if !verify_wal(dir, manifest.flushed_lsn, &mut report, &mut blobs)? {
         return Ok(None); // the writer deleted WAL files while we read
     }
+    verify_blobs(dir, &blobs, &mut report);
     // A flush between reading the manifest and the WAL truncates the WAL
     // past what that manifest says: only a WAL problem that the current
     // manifest still shows is one.
@@ -189,10 +198,45 @@ fn verify_segment(reader: &SegmentReader, report: &mut VerifyReport) {
     }
 }
 
+/// Checks the blobs in `referenced` and notes the blob files nothing
+/// references (a writer's next open deletes them).
+fn verify_blobs(dir: &Path, referenced: &BTreeSet<BlobHash>, report: &mut VerifyReport) {
+    let store = BlobStore::new(dir);
+    for hash in referenced {
+        report.blobs += 1;
+        match store.verify(hash) {
+            Ok(bytes) => report.blob_bytes += bytes,
+            Err(e) => report.problems.push(problem_of(&e, store.path(hash))),
+        }
+    }
+    let files = match store.files() {
+        Ok(files) => files,
+        Err(e) => {
+            report.problems.push(problem_of(&e, dir.join("blobs")));
+            return;
+        }
+    };
+    for (file, hash) in files {
+        if hash.is_none_or(|h| !referenced.contains(&h)) {
+            report.notes.push(Problem {
+                file,
+                offset: None,
+                message: "a blob or temporary file that nothing references (a put in progress, or one a crash cut); the next writer open deletes it".into(),
+            });
+        }
+    }
+}
+
 /// Checks every WAL record, going on past a damaged file to the next one,
-/// and that the log continues after `flushed_lsn`; `false` if a file
-/// vanished while it was read (a writer truncating the log).
-fn verify_wal(dir: &Path, flushed_lsn: u64, report: &mut VerifyReport) -> Result<bool> {
+/// and that the log continues after `flushed_lsn`, adding the blobs that
+/// records name to `blobs`; `false` if a file vanished while it was read
+/// (a writer truncating the log).
+fn verify_wal(
+    dir: &Path,
+    flushed_lsn: u64,
+    report: &mut VerifyReport,
+    blobs: &mut BTreeSet<BlobHash>,
+) -> Result<bool> {
     let wal_dir = dir.join("wal");
     let files: Vec<(u64, PathBuf)> = runlog_wal::log_files(&FsStorage, &wal_dir)?
         .into_iter()
@@ -229,9 +273,12 @@ fn verify_wal(dir: &Path, flushed_lsn: u64, report: &mut VerifyReport) -> Result
             match record {
                 Ok(record) => {
                     report.wal_records += 1;
-                    if let Err(e) = Record::decode(&record.payload) {
-                        let error = undecodable(&record, e);
-                        report.problems.push(problem_of(&error, wal_dir.clone()));
+                    match Record::decode(&record.payload) {
+                        Ok(decoded) => blobs.extend(decoded.blobs()),
+                        Err(e) => {
+                            let error = undecodable(&record, e);
+                            report.problems.push(problem_of(&error, wal_dir.clone()));
+                        }
                     }
                 }
                 Err(runlog_wal::Error::Io { source, .. })
@@ -301,6 +348,10 @@ pub struct StorageStats {
     pub wal_bytes: u64,
     /// Bytes of the manifest.
     pub manifest_bytes: u64,
+    /// Blob files (artifacts and sealed text chunks, each content once).
+    pub blob_files: usize,
+    /// Bytes of blob files.
+    pub blob_bytes: u64,
 }
 
 impl StorageStats {
@@ -351,6 +402,12 @@ pub fn storage_stats(dir: &Path) -> Result<StorageStats> {
             reader.file_len(),
             points,
         ));
+    }
+    for (path, hash) in BlobStore::new(dir).files()? {
+        if hash.is_some() {
+            stats.blob_files += 1;
+            stats.blob_bytes += std::fs::metadata(&path).map_or(0, |m| m.len());
+        }
     }
     if let Ok(entries) = std::fs::read_dir(dir.join("wal")) {
         for entry in entries.flatten() {

@@ -27,9 +27,13 @@
 //! # Ok(()) }
 //! ```
 
+mod artifact_path;
+mod artifacts;
 mod background;
+mod blobs;
 mod catalog;
 mod compaction_policy;
+mod contents;
 mod db;
 mod error;
 mod follow;
@@ -45,11 +49,17 @@ mod ops;
 mod query;
 mod repair;
 mod segments;
+mod streams;
 mod wire;
 mod write;
 
+pub use artifact_path::{
+    MAX_ARTIFACT_PATH_BYTES, MAX_ARTIFACT_SEGMENT_BYTES, normalize_artifact_path,
+};
+pub use blobs::{BLOB_FORMAT_VERSION, BlobHash, BlobReader};
 pub use catalog::{RunId, RunInfo, RunStatus};
 pub use compaction_policy::COMPACTION_FANIN;
+pub use contents::{Artifact, TextPoint};
 pub use db::{DEFAULT_MEMTABLE_BYTES, Db, DbBuilder, MemtableUsage};
 pub use error::{Error, Result};
 pub use follow::{Change, Follower};
@@ -64,3 +74,4 @@ pub use runlog_segment::{
 };
 pub use runlog_wal::Dropped as WalDropped;
 pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError, Tail as WalTail};
+pub use streams::{LOG_CHUNK_BYTES, LogLines, LogStreamInfo};

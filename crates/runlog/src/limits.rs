@@ -20,6 +20,16 @@ pub struct Limits {
     pub tags_per_run: usize,
     /// Bytes per param or tag value. Default 65,536.
     pub value_bytes: usize,
+    /// Bytes per artifact. Default 1 TiB: a checkpoint of any size that
+    /// fits a disk, while a runaway stream is still stopped.
+    pub artifact_bytes: u64,
+    /// Artifacts per run. Default 100,000.
+    pub artifacts_per_run: usize,
+    /// Text-log streams per run. Default 10,000.
+    pub log_streams_per_run: usize,
+    /// Bytes per text-log append or text-series value. Default 16 MiB (a
+    /// WAL record holds at most 256 MiB).
+    pub text_bytes: usize,
 }
 
 impl Default for Limits {
@@ -30,6 +40,10 @@ impl Default for Limits {
             params_per_run: 1_000,
             tags_per_run: 1_000,
             value_bytes: 65_536,
+            artifact_bytes: 1 << 40,
+            artifacts_per_run: 100_000,
+            log_streams_per_run: 10_000,
+            text_bytes: 16 << 20,
         }
     }
 }

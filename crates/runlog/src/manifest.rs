@@ -14,7 +14,17 @@
 //!             param_count:u32 (key:str value:str)* tag_count:u32 (key:str value:str)*
 //!             table_count:u32 (table:str rows:u64)*
 //! series   := id:u64 run:u64 kind:u8 name:str column:str has_last:u8 last_step:i64
+//! contents := run_count:u32 (run:u64 artifact_count:u32 artifact*   version 3 on
+//!             stream_count:u32 (kind:u8 name:str stream)*)*
+//! artifact := path:str hash:u8{32} size:u64 media_type:str time_ms:i64
+//!             step:i64 (i64::MIN = none)
+//! stream   := len:u64 items:u64 chunk_count:u32 chunk* tail_len:u32 u8{tail_len}
+//!             has_last_step:u8 last_step:i64 has_latest:u8
+//!             (step:i64 timestamp:i64 value:str)?              only if has_latest = 1
+//! chunk    := hash:u8{32} offset:u64 len:u64 first_item:u64 items:u64
 //! ```
+//!
+//! `docs/format-manifest.md` describes every field.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -22,14 +32,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
+use crate::contents::{Artifact, Stream, StreamKey, StreamKind};
 use crate::wire::{DecodeError, Decoder, Encoder};
 use crate::{Error, Result, RunId};
 
 /// The manifest's file name in the database directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
-/// The manifest format version this build writes (it reads 1 as well:
-/// version 2 adds the staged flag to a run's flags byte).
-pub(crate) const MANIFEST_VERSION: u32 = 2;
+/// The manifest format version this build writes (it reads 1 and 2 as
+/// well: version 2 adds the staged flag to a run's flags byte, version 3
+/// the contents section).
+pub(crate) const MANIFEST_VERSION: u32 = 3;
 /// The oldest manifest version this build reads.
 pub(crate) const OLDEST_MANIFEST_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RUNLOGMF";
@@ -97,10 +109,30 @@ impl Manifest {
             e.u8(u8::from(s.last_logged_step.is_some()));
             e.i64(s.last_logged_step.unwrap_or(0));
         }
+        let with_contents: Vec<_> = self
+            .catalog
+            .runs
+            .values()
+            .filter(|r| !r.artifacts.is_empty() || !r.streams.is_empty())
+            .collect();
+        e.len(with_contents.len());
+        for entry in with_contents {
+            e.u64(entry.info.id.0);
+            e.len(entry.artifacts.len());
+            for artifact in entry.artifacts.values() {
+                artifact.encode(&mut e);
+            }
+            e.len(entry.streams.len());
+            for (key, stream) in &entry.streams {
+                e.u8(key.kind.code());
+                e.str(&key.name);
+                stream.encode(&mut e);
+            }
+        }
         e.bytes
     }
 
-    fn decode(body: &[u8]) -> Result<Manifest, DecodeError> {
+    fn decode(body: &[u8], version: u32) -> Result<Manifest, DecodeError> {
         let mut d = Decoder::new(body);
         let flushed_lsn = d.u64()?;
         let next_segment = d.u64()?;
@@ -176,6 +208,9 @@ impl Manifest {
                 entry.last_logged_step = has_last.then_some(last);
             }
         }
+        if version >= 3 {
+            decode_contents(&mut d, &mut catalog)?;
+        }
         if !d.is_done() {
             return Err((d.position(), "bytes after the catalog".into()));
         }
@@ -187,6 +222,8 @@ impl Manifest {
         for run in deleted {
             catalog.delete_run(run);
         }
+        catalog.count_blob_refs();
+        catalog.released.clear();
         catalog.next_run = catalog.next_run.max(next_run);
         catalog.next_series = catalog.next_series.max(next_series);
         Ok(Manifest {
@@ -239,7 +276,7 @@ impl Manifest {
                 supported: MANIFEST_VERSION,
             });
         }
-        Manifest::decode(body)
+        Manifest::decode(body, version)
             .map(Some)
             .map_err(|(at, reason)| corrupt(body_start + at, reason))
     }
@@ -262,6 +299,34 @@ impl Manifest {
         fs::rename(&temp, &path).map_err(|e| Error::io("rename into place", &path, e))?;
         sync_dir(dir)
     }
+}
+
+/// Reads the contents section into the runs it names.
+fn decode_contents(d: &mut Decoder<'_>, catalog: &mut Catalog) -> Result<(), DecodeError> {
+    for _ in 0..d.len(16)? {
+        let at = d.position();
+        let run = RunId(d.u64()?);
+        let mut artifacts = BTreeMap::new();
+        for _ in 0..d.len(68)? {
+            let artifact = Artifact::decode(d)?;
+            artifacts.insert(artifact.path.clone(), artifact);
+        }
+        let mut streams = BTreeMap::new();
+        for _ in 0..d.len(35)? {
+            let kind = StreamKind::decode(d)?;
+            let name = d.str()?;
+            streams.insert(StreamKey { kind, name }, Stream::decode(d)?);
+        }
+        let entry = catalog.runs.get_mut(&run).ok_or_else(|| {
+            (
+                at,
+                format!("contents of run {run}, which the catalog lacks"),
+            )
+        })?;
+        entry.artifacts = artifacts;
+        entry.streams = streams;
+    }
+    Ok(())
 }
 
 /// Makes creations, renames and deletions in `dir` durable.

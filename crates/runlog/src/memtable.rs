@@ -135,6 +135,12 @@ pub(crate) struct Memtable {
     /// Series whose open points fill a chunk, each once, for
     /// [`Memtable::take_seal_job`].
     ready: Vec<SeriesId>,
+    /// Bytes of ops that only the catalog holds (text-stream appends,
+    /// artifact puts and deletes) logged since this memtable began. They
+    /// count toward a full memtable, so that a run that only writes logs
+    /// still gets flushed and its WAL cut, and a flush of only such ops
+    /// still writes a manifest (which frees released blobs).
+    catalog_bytes: usize,
 }
 
 impl Memtable {
@@ -149,6 +155,7 @@ impl Memtable {
             last_lsn,
             seal_points,
             ready: Vec::new(),
+            catalog_bytes: 0,
         }
     }
 
@@ -205,7 +212,12 @@ impl Memtable {
 
     /// Approximate memory held.
     pub(crate) fn bytes(&self) -> usize {
-        self.bytes
+        self.bytes + self.catalog_bytes
+    }
+
+    /// Counts `n` bytes of catalog-only ops (see `catalog_bytes`).
+    pub(crate) fn count_catalog_bytes(&mut self, n: usize) {
+        self.catalog_bytes += n;
     }
 
     /// Points held.
@@ -214,7 +226,7 @@ impl Memtable {
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.series.is_empty()
+        self.series.is_empty() && self.catalog_bytes == 0
     }
 
     /// Chunks sealed so far (a walk over every series).

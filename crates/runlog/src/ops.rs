@@ -18,6 +18,12 @@
 //!         | 10 run:u64 experiment:str name:str start_ms:i64           create a staged run
 //!         | 11 n:u32 run:u64{n} m:u32 replaced:u64{m}                 publish staged runs,
 //!                                                                     deleting `replaced`
+//!         | 12 run:u64 path:str hash:u8{32} size:u64 media_type:str   put an artifact
+//!             time_ms:i64 step:i64 (i64::MIN = none)                  (its blob is in place)
+//!         | 13 run:u64 path:str                                       delete an artifact
+//!         | 14 run:u64 kind:u8 name:str offset:u64 len:u32 u8{len}    append to a stream
+//!             (kind 0 text log, 1 text series of records
+//!              step:i64 timestamp:i64 value:str)
 //! str    := len:u32 utf8-bytes
 //! delta  := the difference from the previous timestamp (the first from 0),
 //!           wrapping, zigzag-mapped, as an LEB128 varint; ts_len bytes in all
@@ -33,7 +39,9 @@ use std::collections::BTreeMap;
 use runlog_segment::{SeriesId, Stats};
 
 use crate::RunId;
+use crate::blobs::BlobHash;
 use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
+use crate::contents::{Artifact, StreamKey, StreamKind};
 use crate::db::absorb;
 use crate::memtable::Memtable;
 use crate::wire::{DecodeError, Decoder, Encoder};
@@ -86,6 +94,23 @@ pub(crate) enum Op {
     Publish {
         runs: Vec<RunId>,
         replaces: Vec<RunId>,
+    },
+    /// An artifact whose blob is already durable.
+    PutArtifact {
+        run: RunId,
+        artifact: Artifact,
+    },
+    DeleteArtifact {
+        run: RunId,
+        path: String,
+    },
+    /// Bytes appended to a stream, at `offset` (so a replay on top of a
+    /// snapshot that holds them skips them).
+    Append {
+        run: RunId,
+        stream: StreamKey,
+        offset: u64,
+        bytes: Vec<u8>,
     },
 }
 
@@ -154,6 +179,7 @@ impl Record {
             .iter()
             .map(|op| match op {
                 Op::Points { points, .. } => points.steps().len(),
+                Op::Append { bytes, .. } => bytes.len() / 24 + 1,
                 _ => 4,
             })
             .sum();
@@ -182,6 +208,14 @@ impl Record {
             return Err((d.position(), "bytes after the last op".into()));
         }
         Ok(Record { wall_ms, ops })
+    }
+
+    /// The blobs its artifact puts name.
+    pub(crate) fn blobs(&self) -> impl Iterator<Item = BlobHash> + '_ {
+        self.ops.iter().filter_map(|op| match op {
+            Op::PutArtifact { artifact, .. } => Some(artifact.hash),
+            _ => None,
+        })
     }
 
     /// One line per op, for WAL dumps.
@@ -234,6 +268,27 @@ fn summary(op: &Op) -> String {
                 "publish {} staged runs, deleting {}",
                 runs.len(),
                 replaces.len()
+            )
+        }
+        Op::PutArtifact { run, artifact } => format!(
+            "run {run} artifact {} ({} bytes, {}, blob {})",
+            artifact.path, artifact.size, artifact.media_type, artifact.hash
+        ),
+        Op::DeleteArtifact { run, path } => format!("run {run} delete artifact {path}"),
+        Op::Append {
+            run,
+            stream,
+            offset,
+            bytes,
+        } => {
+            let kind = match stream.kind {
+                StreamKind::Log => "log",
+                StreamKind::Text => "text series",
+            };
+            format!(
+                "run {run} {kind} {} +{} bytes at {offset}",
+                stream.name,
+                bytes.len()
             )
         }
     }
@@ -325,6 +380,30 @@ fn encode_op(e: &mut Encoder, op: &Op) {
                     e.u64(run.0);
                 }
             }
+        }
+        Op::PutArtifact { run, artifact } => {
+            e.u8(12);
+            e.u64(run.0);
+            artifact.encode(e);
+        }
+        Op::DeleteArtifact { run, path } => {
+            e.u8(13);
+            e.u64(run.0);
+            e.str(path);
+        }
+        Op::Append {
+            run,
+            stream,
+            offset,
+            bytes,
+        } => {
+            e.u8(14);
+            e.u64(run.0);
+            e.u8(stream.kind.code());
+            e.str(&stream.name);
+            e.u64(*offset);
+            e.len(bytes.len());
+            e.raw(bytes);
         }
     }
 }
@@ -438,6 +517,27 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
                 },
             }
         }
+        12 => Op::PutArtifact {
+            run: RunId(d.u64()?),
+            artifact: Artifact::decode(d)?,
+        },
+        13 => Op::DeleteArtifact {
+            run: RunId(d.u64()?),
+            path: d.str()?,
+        },
+        14 => {
+            let run = RunId(d.u64()?);
+            let kind = StreamKind::decode(d)?;
+            let name = d.str()?;
+            let offset = d.u64()?;
+            let len = d.len(1)?;
+            Op::Append {
+                run,
+                stream: StreamKey { kind, name },
+                offset,
+                bytes: d.bytes(len)?.to_vec(),
+            }
+        }
         other => {
             return Err((
                 at,
@@ -529,8 +629,31 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
                 table.rows = table.rows.max(*rows);
             }
         }
-        Op::DeleteRun { run } => catalog.delete_run(*run),
+        Op::DeleteRun { run } => {
+            catalog.delete_run(*run);
+            memtable.count_catalog_bytes(16);
+        }
         Op::Publish { runs, replaces } => catalog.publish(runs, replaces),
+        Op::PutArtifact { run, artifact } => {
+            catalog.put_artifact(*run, artifact.clone());
+            memtable.count_catalog_bytes(64 + artifact.path.len());
+        }
+        Op::DeleteArtifact { run, path } => {
+            catalog.delete_artifact(*run, path);
+            memtable.count_catalog_bytes(64 + path.len());
+        }
+        Op::Append {
+            run,
+            stream,
+            offset,
+            bytes,
+        } => {
+            catalog.append(*run, stream, *offset, bytes);
+            memtable.count_catalog_bytes(bytes.len());
+            if let Some(run) = catalog.runs.get_mut(run) {
+                run.info.last_write_ms = run.info.last_write_ms.max(wall_ms);
+            }
+        }
     }
 }
 
@@ -610,6 +733,44 @@ mod tests {
                     run: RunId(1),
                     table: "t".into(),
                     rows: 2,
+                },
+                Op::PutArtifact {
+                    run: RunId(2),
+                    artifact: Artifact {
+                        path: "images/a.png".into(),
+                        size: 12,
+                        media_type: "image/png".into(),
+                        hash: BlobHash([7; 32]),
+                        time_ms: 8,
+                        step: Some(-3),
+                    },
+                },
+                Op::PutArtifact {
+                    run: RunId(2),
+                    artifact: Artifact {
+                        path: "model.bin".into(),
+                        size: 0,
+                        media_type: "application/octet-stream".into(),
+                        hash: BlobHash([0; 32]),
+                        time_ms: 9,
+                        step: None,
+                    },
+                },
+                Op::DeleteArtifact {
+                    run: RunId(2),
+                    path: "model.bin".into(),
+                },
+                Op::Append {
+                    run: RunId(2),
+                    stream: StreamKey::log("node-1/stdout"),
+                    offset: 40,
+                    bytes: b"epoch 1\n".to_vec(),
+                },
+                Op::Append {
+                    run: RunId(2),
+                    stream: StreamKey::text("phase"),
+                    offset: 0,
+                    bytes: vec![1, 2, 3],
                 },
                 Op::DeleteRun { run: RunId(1) },
             ],

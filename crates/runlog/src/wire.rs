@@ -56,6 +56,10 @@ impl Encoder {
         self.u32(s.len() as u32);
         self.bytes.extend_from_slice(s.as_bytes());
     }
+    /// Raw bytes, as they are.
+    pub(crate) fn raw(&mut self, bytes: &[u8]) {
+        self.bytes.extend_from_slice(bytes);
+    }
     pub(crate) fn len(&mut self, n: usize) {
         self.u32(n as u32);
     }
@@ -96,7 +100,12 @@ impl<'a> Decoder<'a> {
         Ok(out)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    /// `n` raw bytes, borrowed from the input.
+    pub(crate) fn bytes(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
+        self.take(n)
+    }
+
+    pub(crate) fn array<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         out.copy_from_slice(self.take(N)?);
         Ok(out)

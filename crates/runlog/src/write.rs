@@ -9,6 +9,7 @@ use runlog_segment::{Columns, SeriesId};
 use runlog_wal::Durability;
 
 use crate::catalog::{Catalog, RunEntry, RunStatus, SeriesName};
+use crate::contents::{StreamKey, StreamKind};
 use crate::db::{Db, freeze};
 use crate::limits::{check_count, check_name, check_value};
 use crate::memtable::{Memtable, POINT_BYTES};
@@ -20,6 +21,27 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The text series of a run.
+pub(crate) fn text_series(entry: &RunEntry) -> usize {
+    entry
+        .streams
+        .keys()
+        .filter(|k| k.kind == StreamKind::Text)
+        .count()
+}
+
+/// A metric or table may not take a text series' name.
+fn refuse_text_series(run: RunId, entry: &RunEntry, name: &str) -> Result<()> {
+    if entry.streams.contains_key(&StreamKey::text(name)) {
+        return Err(Error::KindConflict {
+            run,
+            name: name.to_string(),
+            existing: "text series",
+        });
+    }
+    Ok(())
 }
 
 /// Series ids handed out within one write call, before it is applied.
@@ -57,7 +79,7 @@ impl<'a> NewSeries<'a> {
             .keys()
             .filter(|n| matches!(n, SeriesName::Metric(_)))
             .count();
-        entry.metrics.len() + entry.tables.len() + new_tables + new_metrics
+        entry.metrics.len() + entry.tables.len() + text_series(entry) + new_tables + new_metrics
     }
 
     /// The series of metric `name` in `run`, defining it if new.
@@ -78,6 +100,7 @@ impl<'a> NewSeries<'a> {
                 existing: "table",
             });
         }
+        refuse_text_series(run, entry, name)?;
         let limit = db.shared.options.limits.metrics_per_run;
         check_count(
             run,
@@ -113,6 +136,7 @@ impl<'a> NewSeries<'a> {
                 existing: "metric",
             });
         }
+        refuse_text_series(run, entry, table)?;
         let limits = db.shared.options.limits;
         if existing.is_none() {
             let before = self.metrics_and_tables(entry);
@@ -320,7 +344,10 @@ const RECORD_BUFFER_KEEP: usize = 1 << 20;
 impl Db {
     /// Logs the ops `build` makes from the current catalog as one WAL
     /// record, applies them, and (under `Sync`) waits for durability.
-    fn write<T>(&self, build: impl FnOnce(&Catalog, i64) -> Result<(Vec<Op>, T)>) -> Result<T> {
+    pub(crate) fn write<T>(
+        &self,
+        build: impl FnOnce(&Catalog, i64) -> Result<(Vec<Op>, T)>,
+    ) -> Result<T> {
         let wal = self.shared.check_writable()?;
         let (result, wake_flusher) = {
             let mut record_bytes = self.shared.write.lock();
@@ -351,6 +378,7 @@ impl Db {
             let waiting_to_seal = state.active.waiting_to_seal();
             record.apply(&mut state.catalog, &mut state.active);
             state.active.last_lsn = lsn.0;
+            state.note_released();
             let full = self.memtable_full(&state.active) && state.frozen.is_empty();
             if full {
                 freeze(state);

@@ -13,6 +13,7 @@ fn open(dir: &std::path::Path) -> Db {
             params_per_run: 2,
             tags_per_run: 2,
             value_bytes: 8,
+            ..Limits::default()
         })
         .open()
         .unwrap()

@@ -1,6 +1,7 @@
-//! Model-based test: random sequences of writes, flushes, compactions,
-//! clean reopens and crash reopens (with a torn WAL tail) against a simple
-//! in-memory model; every query answer must equal the model's.
+//! Model-based test: random sequences of writes (metrics, tables,
+//! artifacts, text logs, text series), flushes, compactions, clean reopens
+//! and crash reopens (with a torn WAL tail) against a simple in-memory
+//! model; every query answer must equal the model's.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -12,6 +13,22 @@ use runlog::{Db, Durability, Error, RunFilter, RunId, RunStatus, SegmentOptions}
 const METRICS: [&str; 4] = ["m0", "m1", "m2", "t0"];
 const TABLES: [&str; 2] = ["t0", "t1"];
 const COLUMNS: [&str; 3] = ["c0", "c1", "c2"];
+const ARTIFACTS: [&str; 3] = ["a.txt", "images/x.png", "./model/w.bin"];
+const STREAMS: [&str; 2] = ["stdout", "node-1/stderr"];
+/// Text series names; `m0` and `t1` clash with a metric and a table.
+const TEXTS: [&str; 3] = ["s0", "m0", "t1"];
+
+/// Artifact contents: empty, short, compressible, and noise-like.
+fn content(index: usize) -> Vec<u8> {
+    match index {
+        0 => Vec::new(),
+        1 => b"hello".to_vec(),
+        2 => "epoch 1 loss 0.5\n".repeat(40).into_bytes(),
+        _ => (0..700u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect(),
+    }
+}
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -25,6 +42,10 @@ enum Op {
     Param(usize, usize, usize),
     Tag(usize, usize, usize),
     Delete(usize),
+    PutArtifact(usize, usize, usize),
+    DeleteArtifact(usize, usize),
+    AppendLog(usize, usize, String),
+    LogStr(usize, usize, Option<i64>, String),
     Flush,
     Compact,
     Reopen,
@@ -54,7 +75,11 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (run.clone(), 0u8..4).prop_map(|(r, s)| Op::Status(r, s)),
         1 => (run.clone(), 0usize..3, 0usize..2).prop_map(|(r, k, v)| Op::Param(r, k, v)),
         1 => (run.clone(), 0usize..3, 0usize..2).prop_map(|(r, k, v)| Op::Tag(r, k, v)),
-        1 => run.prop_map(Op::Delete),
+        1 => run.clone().prop_map(Op::Delete),
+        2 => (run.clone(), 0usize..3, 0usize..4).prop_map(|(r, p, c)| Op::PutArtifact(r, p, c)),
+        1 => (run.clone(), 0usize..3).prop_map(|(r, p)| Op::DeleteArtifact(r, p)),
+        3 => (run.clone(), 0usize..2, "([a-z ]{0,6}\n?){0,4}").prop_map(|(r, s, t)| Op::AppendLog(r, s, t)),
+        2 => (run, 0usize..3, prop::option::of(-3i64..12), "[a-zé]{0,5}").prop_map(|(r, n, s, v)| Op::LogStr(r, n, s, v)),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
@@ -78,6 +103,19 @@ struct ModelRun {
     metrics: BTreeMap<String, Vec<(i64, i64, f64)>>,
     /// Table -> (rows, column -> (row, value) in log order).
     tables: BTreeMap<String, (u64, ModelColumns)>,
+    /// Artifact path -> content.
+    artifacts: BTreeMap<String, Vec<u8>>,
+    /// Log stream -> everything appended.
+    logs: BTreeMap<String, String>,
+    /// Text series -> (step, value) in log order.
+    texts: BTreeMap<String, Vec<(i64, String)>>,
+}
+
+impl ModelRun {
+    /// Whether `name` is taken by a numeric metric or a table.
+    fn numeric(&self, name: &str) -> bool {
+        self.metrics.contains_key(name) || self.tables.contains_key(name)
+    }
 }
 
 /// The model's ordered history: stable sort by step keeps log order on ties.
@@ -213,6 +251,7 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
             }
         }
     }
+    check_contents(db, runs)?;
     let listed = db.runs(&RunFilter::default());
     prop_assert_eq!(listed.len(), runs.iter().filter(|r| !r.deleted).count());
     for summary in &listed {
@@ -229,6 +268,78 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
                 (last.0, last.2)
             );
             prop_assert_eq!(stats.first_value.to_bits(), expected[0].2);
+        }
+    }
+    Ok(())
+}
+
+/// Artifacts, text logs and text series against the model.
+fn check_contents(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
+    for run in runs.iter().filter(|r| !r.deleted) {
+        let id = RunId(run.id);
+        let listed = db.artifacts(id, "").unwrap();
+        let paths: Vec<_> = listed.iter().map(|a| a.path.clone()).collect();
+        prop_assert_eq!(paths, run.artifacts.keys().cloned().collect::<Vec<_>>());
+        for artifact in &listed {
+            let want = &run.artifacts[&artifact.path];
+            prop_assert_eq!(artifact.size, want.len() as u64);
+            prop_assert_eq!(&db.read_artifact(id, &artifact.path).unwrap(), want);
+        }
+        let under_images = db.artifacts(id, "images/").unwrap().len();
+        prop_assert_eq!(
+            under_images,
+            usize::from(run.artifacts.contains_key("images/x.png"))
+        );
+        let streams = db.log_streams(id).unwrap();
+        let names: Vec<_> = streams.iter().map(|s| s.name.clone()).collect();
+        prop_assert_eq!(names, run.logs.keys().cloned().collect::<Vec<_>>());
+        for (name, text) in &run.logs {
+            let bytes = db.log_bytes(id, name, 0, usize::MAX).unwrap();
+            prop_assert_eq!(String::from_utf8(bytes).unwrap(), text.clone());
+            let middle = db.log_bytes(id, name, 3, 5).unwrap();
+            let want: Vec<u8> = text.bytes().skip(3).take(5).collect();
+            prop_assert_eq!(middle, want);
+            let lines: Vec<&str> = text.split_inclusive('\n').collect();
+            for from in [0, 1, 3] {
+                let read = db.log_lines(id, name, from, 2).unwrap();
+                let whole: Vec<String> = lines
+                    .iter()
+                    .skip(from as usize)
+                    .filter_map(|l| l.strip_suffix('\n'))
+                    .take(2)
+                    .map(str::to_string)
+                    .collect();
+                prop_assert_eq!(&read.lines, &whole, "lines from {}", from);
+                let rest = lines
+                    .iter()
+                    .skip(from as usize + whole.len())
+                    .collect::<Vec<_>>();
+                let unterminated = match rest.as_slice() {
+                    [last] if !last.ends_with('\n') && whole.len() < 2 => Some(last.to_string()),
+                    _ => None,
+                };
+                prop_assert_eq!(read.unterminated, unterminated);
+            }
+        }
+        prop_assert_eq!(
+            db.text_series(id).unwrap(),
+            run.texts.keys().cloned().collect::<Vec<_>>()
+        );
+        for (name, points) in &run.texts {
+            let mut expected = points.clone();
+            expected.sort_by_key(|p| p.0);
+            let got: Vec<_> = db
+                .text_history(id, name)
+                .unwrap()
+                .into_iter()
+                .map(|p| (p.step, p.value))
+                .collect();
+            prop_assert_eq!(&got, &expected);
+            let latest = db.text_latest(id, name).unwrap();
+            prop_assert_eq!(
+                (latest.step, latest.value),
+                expected.last().cloned().unwrap()
+            );
         }
     }
     Ok(())
@@ -359,7 +470,7 @@ proptest! {
                     let table = TABLES[t];
                     match live(&runs, r) {
                         None => prop_assert!(matches!(result, Err(Error::UnknownRun(_)))),
-                        Some(model) if model.metrics.contains_key(table) && !row.is_empty() => {
+                        Some(model) if (model.metrics.contains_key(table) || model.texts.contains_key(table)) && !row.is_empty() => {
                             prop_assert!(matches!(result, Err(Error::KindConflict { .. })), "{:?}", result);
                         }
                         Some(_) => {
@@ -412,6 +523,67 @@ proptest! {
                         Some(_) => { result.unwrap(); runs[r].deleted = true; }
                     }
                 }
+                Op::PutArtifact(r, p, c) => {
+                    let bytes = content(c);
+                    let result = db.put_artifact(RunId(r as u64), ARTIFACTS[p], &bytes);
+                    match live(&runs, r) {
+                        None => prop_assert!(matches!(result, Err(Error::UnknownRun(_)))),
+                        Some(_) => {
+                            let artifact = result.unwrap();
+                            prop_assert_eq!(artifact.path.as_str(), ARTIFACTS[p].trim_start_matches("./"));
+                            runs[r].artifacts.insert(artifact.path, bytes);
+                        }
+                    }
+                }
+                Op::DeleteArtifact(r, p) => {
+                    let result = db.delete_artifact(RunId(r as u64), ARTIFACTS[p]);
+                    let path = ARTIFACTS[p].trim_start_matches("./");
+                    match live(&runs, r) {
+                        None => prop_assert!(matches!(result, Err(Error::UnknownRun(_)))),
+                        Some(model) if !model.artifacts.contains_key(path) => {
+                            prop_assert!(matches!(result, Err(Error::UnknownSeries { what: "artifact", .. })), "{:?}", result);
+                        }
+                        Some(_) => {
+                            result.unwrap();
+                            runs[r].artifacts.remove(path);
+                        }
+                    }
+                }
+                Op::AppendLog(r, s, text) => {
+                    let result = db.append_log(RunId(r as u64), STREAMS[s], &text);
+                    match live(&runs, r) {
+                        None => prop_assert!(matches!(result, Err(Error::UnknownRun(_)))),
+                        Some(_) => {
+                            let end = result.unwrap();
+                            let model = &mut runs[r];
+                            if !text.is_empty() || model.logs.contains_key(STREAMS[s]) {
+                                let log = model.logs.entry(STREAMS[s].to_string()).or_default();
+                                log.push_str(&text);
+                                prop_assert_eq!(end, log.len() as u64);
+                            }
+                        }
+                    }
+                }
+                Op::LogStr(r, n, step, value) => {
+                    let id = RunId(r as u64);
+                    let name = TEXTS[n];
+                    let result = match step {
+                        Some(step) => db.log_str_at(id, name, step, 1000 + step, &value).map(|()| step),
+                        None => db.log_str(id, name, &value),
+                    };
+                    match live(&runs, r) {
+                        None => prop_assert!(matches!(result, Err(Error::UnknownRun(_)))),
+                        Some(model) if model.numeric(name) => {
+                            prop_assert!(matches!(result, Err(Error::KindConflict { .. })), "{:?}", result);
+                        }
+                        Some(_) => {
+                            let series = runs[r].texts.entry(name.to_string()).or_default();
+                            let expected = step.unwrap_or_else(|| series.last().map_or(0, |p| p.0 + 1));
+                            prop_assert_eq!(result.unwrap(), expected);
+                            series.push((expected, value));
+                        }
+                    }
+                }
                 Op::Flush => db.flush().unwrap(),
                 Op::Compact => db.compact().unwrap(),
                 Op::Reopen => {
@@ -448,7 +620,10 @@ fn expect_metric_write(
         prop_assert!(matches!(result, Err(Error::UnknownRun(_))), "{:?}", result);
         return Ok(());
     };
-    if names.iter().any(|&m| model.tables.contains_key(METRICS[m])) {
+    if names
+        .iter()
+        .any(|&m| model.tables.contains_key(METRICS[m]) || model.texts.contains_key(METRICS[m]))
+    {
         prop_assert!(
             matches!(result, Err(Error::KindConflict { .. })),
             "{:?}",
