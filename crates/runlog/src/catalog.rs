@@ -209,6 +209,24 @@ pub(crate) struct RunEntry {
 }
 
 impl RunEntry {
+    /// The series `name` names: a metric, or else a table column as
+    /// `TABLE/COLUMN` (every `/` is tried, as table and column names may
+    /// hold one).
+    pub(crate) fn series_named(&self, name: &str) -> Option<SeriesId> {
+        if let Some(&id) = self.metrics.get(name) {
+            return Some(id);
+        }
+        name.match_indices('/').find_map(|(at, _)| {
+            let table = self.tables.get(&name[..at])?;
+            let column = &name[at + 1..];
+            table
+                .columns
+                .iter()
+                .find(|(c, _)| c == column)
+                .map(|(_, id)| *id)
+        })
+    }
+
     /// Every blob the run references, once per reference.
     fn blobs(&self) -> impl Iterator<Item = BlobHash> + '_ {
         let artifacts = self.artifacts.values().map(|a| a.hash);

@@ -75,6 +75,9 @@ pub(crate) enum StreamKind {
     /// A text series: records `step:i64 timestamp:i64 len:u32 utf8`;
     /// items are points.
     Text,
+    /// The string cells of one table column, named `TABLE/COLUMN`: records
+    /// as a text series holds them, the step being the row.
+    Cells,
 }
 
 impl StreamKind {
@@ -82,6 +85,7 @@ impl StreamKind {
         match self {
             StreamKind::Log => 0,
             StreamKind::Text => 1,
+            StreamKind::Cells => 2,
         }
     }
 
@@ -90,6 +94,7 @@ impl StreamKind {
         match d.u8()? {
             0 => Ok(StreamKind::Log),
             1 => Ok(StreamKind::Text),
+            2 => Ok(StreamKind::Cells),
             other => Err((at, format!("unknown stream kind {other}"))),
         }
     }
@@ -114,6 +119,13 @@ impl StreamKey {
         StreamKey {
             kind: StreamKind::Text,
             name: name.to_string(),
+        }
+    }
+
+    pub(crate) fn cells(table: &str, column: &str) -> StreamKey {
+        StreamKey {
+            kind: StreamKind::Cells,
+            name: format!("{table}/{column}"),
         }
     }
 }
@@ -165,7 +177,7 @@ impl Stream {
             return;
         }
         self.items += count_items(kind, bytes);
-        if kind == StreamKind::Text {
+        if kind != StreamKind::Log {
             for point in text_records(bytes) {
                 self.last_step = Some(point.step);
                 if self.latest.as_ref().is_none_or(|l| point.step >= l.step) {
@@ -267,7 +279,7 @@ impl Stream {
 pub(crate) fn count_items(kind: StreamKind, bytes: &[u8]) -> u64 {
     match kind {
         StreamKind::Log => bytes.iter().filter(|&&b| b == b'\n').count() as u64,
-        StreamKind::Text => text_records(bytes).count() as u64,
+        StreamKind::Text | StreamKind::Cells => text_records(bytes).count() as u64,
     }
 }
 

@@ -75,3 +75,4 @@ pub use runlog_segment::{
 pub use runlog_wal::Dropped as WalDropped;
 pub use runlog_wal::{Corruption as WalCorruption, Durability, Error as WalError, Tail as WalTail};
 pub use streams::{LOG_CHUNK_BYTES, LogLines, LogStreamInfo};
+pub use write::Cell;

@@ -22,8 +22,8 @@
 //!             time_ms:i64 step:i64 (i64::MIN = none)                  (its blob is in place)
 //!         | 13 run:u64 path:str                                       delete an artifact
 //!         | 14 run:u64 kind:u8 name:str offset:u64 len:u32 u8{len}    append to a stream
-//!             (kind 0 text log, 1 text series of records
-//!              step:i64 timestamp:i64 value:str)
+//!             (kind 0 text log; 1 text series, 2 string cells of a table
+//!              column `TABLE/COLUMN`: records step:i64 timestamp:i64 value:str)
 //! str    := len:u32 utf8-bytes
 //! delta  := the difference from the previous timestamp (the first from 0),
 //!           wrapping, zigzag-mapped, as an LEB128 varint; ts_len bytes in all
@@ -284,6 +284,7 @@ fn summary(op: &Op) -> String {
             let kind = match stream.kind {
                 StreamKind::Log => "log",
                 StreamKind::Text => "text series",
+                StreamKind::Cells => "string cells",
             };
             format!(
                 "run {run} {kind} {} +{} bytes at {offset}",

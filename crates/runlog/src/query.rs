@@ -9,6 +9,7 @@ use std::sync::Arc;
 use runlog_segment::{Columns, SeriesId, Stats};
 
 use crate::catalog::{RunInfo, RunStatus};
+use crate::contents::{StreamKind, TextPoint};
 use crate::db::Db;
 use crate::memtable::{Memtable, SeriesPoints};
 use crate::segments::{SegmentHandle, append_sorted, follows};
@@ -50,9 +51,19 @@ pub struct RunSummary {
     /// Every metric's statistics (last, min, max, count, ...), sorted by
     /// name.
     pub metrics: Vec<(Arc<str>, Stats)>,
+    /// Every text series' latest value, sorted by name.
+    pub texts: Vec<(String, TextPoint)>,
 }
 
 impl RunSummary {
+    /// The latest value of text series `name`, if the run has it.
+    pub fn text(&self, name: &str) -> Option<&TextPoint> {
+        self.texts
+            .binary_search_by(|(n, _)| n.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.texts[i].1)
+    }
+
     /// The statistics of metric `name`, if the run has it.
     pub fn metric(&self, name: &str) -> Option<&Stats> {
         self.metrics
@@ -67,9 +78,11 @@ impl RunSummary {
 pub struct Table {
     /// Rows logged.
     pub rows: u64,
-    /// Each column, in the order it first appeared, with one entry per row
-    /// (`None` where that row did not set the column).
+    /// Each numeric column, in the order it first appeared, with one entry
+    /// per row (`None` where that row did not set the column).
     pub columns: Vec<(String, Vec<Option<f64>>)>,
+    /// Each string column, by name, aligned the same way.
+    pub text_columns: Vec<(String, Vec<Option<String>>)>,
 }
 
 /// Statistics of the points in one step range of a downsampled history.
@@ -138,9 +151,7 @@ impl Db {
         let state = self.shared.state.read();
         let entry = state.catalog.run(run).ok_or(Error::UnknownRun(run))?;
         entry
-            .metrics
-            .get(name)
-            .copied()
+            .series_named(name)
             .ok_or_else(|| Error::UnknownSeries {
                 run,
                 what: "metric",
@@ -160,14 +171,15 @@ impl Db {
     }
 
     /// A metric's statistics (count, first, last, min, max, last step and
-    /// timestamp), from memory: one lock, two map lookups.
+    /// timestamp), from memory: one lock, two map lookups. Like every read
+    /// of a metric by name, it also takes a table column as `TABLE/COLUMN`
+    /// (its steps are row numbers).
     pub fn stats(&self, run: RunId, name: &str) -> Result<Stats> {
         let state = self.shared.state.read();
         let entry = state.catalog.run(run).ok_or(Error::UnknownRun(run))?;
         entry
-            .metrics
-            .get(name)
-            .and_then(|series| state.catalog.series.get(series))
+            .series_named(name)
+            .and_then(|series| state.catalog.series.get(&series))
             .and_then(|s| s.stats)
             .ok_or_else(|| Error::UnknownSeries {
                 run,
@@ -297,13 +309,28 @@ impl Db {
     }
 
     /// Every metric of a run with all its values in order, as
-    /// `run.get_metrics()` returns them.
+    /// `run.get_metrics()` returns them, and every table column as
+    /// `TABLE/COLUMN` with its values in row order (rows that did not set
+    /// it left out).
     pub fn get_metrics(&self, run: RunId) -> Result<BTreeMap<String, Vec<f64>>> {
-        let metrics = self.metric_names(run)?;
-        metrics
+        let mut names = self.metric_names(run)?;
+        names.extend(self.column_names(run)?);
+        names
             .into_iter()
             .map(|name| Ok((name.clone(), self.history(run, &name, ..)?.values)))
             .collect()
+    }
+
+    /// Every column of a run's tables as `TABLE/COLUMN`, by table, then in
+    /// the order columns first appeared.
+    pub fn column_names(&self, run: RunId) -> Result<Vec<String>> {
+        let state = self.shared.state.read();
+        let entry = state.catalog.run(run).ok_or(Error::UnknownRun(run))?;
+        Ok(entry
+            .tables
+            .iter()
+            .flat_map(|(table, t)| t.columns.iter().map(move |(c, _)| format!("{table}/{c}")))
+            .collect())
     }
 
     /// The names of a run's metrics (not tables), sorted.
@@ -322,10 +349,17 @@ impl Db {
 
     /// A table metric, columns aligned by row.
     pub fn table(&self, run: RunId, table: &str) -> Result<Table> {
-        let entry = {
+        let prefix = format!("{table}/");
+        let (entry, text_names) = {
             let state = self.shared.state.read();
             let entry = state.catalog.run(run).ok_or(Error::UnknownRun(run))?;
-            entry
+            let text_names: Vec<String> = entry
+                .streams
+                .keys()
+                .filter(|k| k.kind == StreamKind::Cells && k.name.starts_with(&prefix))
+                .map(|k| k.name.clone())
+                .collect();
+            let table = entry
                 .tables
                 .get(table)
                 .cloned()
@@ -333,8 +367,22 @@ impl Db {
                     run,
                     what: "table",
                     name: table.to_string(),
-                })?
+                })?;
+            (table, text_names)
         };
+        let mut text_columns = Vec::with_capacity(text_names.len());
+        for name in text_names {
+            let mut cells = vec![None; entry.rows as usize];
+            for point in self.text_history(run, &name)? {
+                if let Some(cell) = usize::try_from(point.step)
+                    .ok()
+                    .and_then(|r| cells.get_mut(r))
+                {
+                    *cell = Some(point.value);
+                }
+            }
+            text_columns.push((name[prefix.len()..].to_string(), cells));
+        }
         let mut columns = Vec::with_capacity(entry.columns.len());
         for (name, series) in entry.columns {
             let mut cells = vec![None; entry.rows as usize];
@@ -349,6 +397,7 @@ impl Db {
         Ok(Table {
             rows: entry.rows,
             columns,
+            text_columns,
         })
     }
 
@@ -421,6 +470,12 @@ impl Db {
                         let stats = state.catalog.series.get(id)?.stats?;
                         Some((Arc::clone(name), stats))
                     })
+                    .collect(),
+                texts: r
+                    .streams
+                    .iter()
+                    .filter(|(k, _)| k.kind == StreamKind::Text)
+                    .filter_map(|(k, stream)| Some((k.name.clone(), stream.latest.clone()?)))
                     .collect(),
             })
             .collect()

@@ -302,9 +302,16 @@ impl Db {
     }
 
     /// Every point of text series `name`, in step order (equal steps in
-    /// the order they were logged).
+    /// the order they were logged); or the string cells of a table column
+    /// named `TABLE/COLUMN`, the steps being rows.
     pub fn text_history(&self, run: RunId, name: &str) -> Result<Vec<TextPoint>> {
-        let view = self.stream_view(run, &StreamKey::text(name))?;
+        let cells = StreamKey {
+            kind: StreamKind::Cells,
+            name: name.to_string(),
+        };
+        let view = self
+            .stream_view(run, &StreamKey::text(name))
+            .or_else(|error| self.stream_view(run, &cells).map_err(|_| error))?;
         let mut points = Vec::with_capacity(view.items as usize);
         view.visit_from(&self.shared, 0, |bytes| {
             points.extend(text_records(bytes));
@@ -345,6 +352,7 @@ impl Db {
             let what = match key.kind {
                 StreamKind::Log => "log stream",
                 StreamKind::Text => "text series",
+                StreamKind::Cells => "string column",
             };
             unknown(run, what, &key.name)
         })?;

@@ -9,7 +9,7 @@ use runlog_segment::{Columns, SeriesId};
 use runlog_wal::Durability;
 
 use crate::catalog::{Catalog, RunEntry, RunStatus, SeriesName};
-use crate::contents::{StreamKey, StreamKind};
+use crate::contents::{StreamKey, StreamKind, encode_text_record};
 use crate::db::{Db, freeze};
 use crate::limits::{check_count, check_name, check_value};
 use crate::memtable::{Memtable, POINT_BYTES};
@@ -21,6 +21,30 @@ pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// One cell of a table row ([`Db::log_row_cells`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Cell<'a> {
+    /// A number, kept as a point of the column's series.
+    Number(f64),
+    /// A string, kept in the column's string cells.
+    Text(&'a str),
+}
+
+/// A column named twice in one call is refused.
+fn refuse_repeated<'a>(table: &str, columns: impl Iterator<Item = &'a str>) -> Result<()> {
+    let mut seen = std::collections::HashSet::new();
+    for column in columns {
+        if !seen.insert(column) {
+            return Err(Error::InvalidName {
+                what: "column name",
+                name: format!("{table}/{column}"),
+                reason: "given twice in one call".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The text series of a run.
@@ -137,6 +161,13 @@ impl<'a> NewSeries<'a> {
             });
         }
         refuse_text_series(run, entry, table)?;
+        if entry.streams.contains_key(&StreamKey::cells(table, column)) {
+            return Err(Error::KindConflict {
+                run,
+                name: format!("{table}/{column}"),
+                existing: "string column",
+            });
+        }
         let limits = db.shared.options.limits;
         if existing.is_none() {
             let before = self.metrics_and_tables(entry);
@@ -772,6 +803,75 @@ impl Db {
         self.log_table(run, table, &columns).map(|rows| rows.start)
     }
 
+    /// Logs one row of table metric `table` whose cells may be numbers or
+    /// strings. A column holds one kind: a string given to a numeric
+    /// column, or the reverse, is [`Error::KindConflict`]. String cells
+    /// read back with [`Db::table`] and, as `TABLE/COLUMN`, with
+    /// [`Db::text_history`]. Returns the row index.
+    pub fn log_row_cells(&self, run: RunId, table: &str, row: &[(&str, Cell<'_>)]) -> Result<u64> {
+        refuse_repeated(table, row.iter().map(|(c, _)| *c))?;
+        let limits = self.shared.options.limits;
+        self.write(|catalog, now| {
+            let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            let existing = entry.tables.get(table);
+            let row_index = existing.map_or(0, |t| t.rows);
+            if row.is_empty() {
+                return Ok((Vec::new(), row_index));
+            }
+            let mut new = NewSeries::new(catalog);
+            let mut grouped = Points::default();
+            let mut appends = Vec::new();
+            for &(column, cell) in row {
+                match cell {
+                    Cell::Number(value) => {
+                        let series = new.column(self, run, table, column)?;
+                        grouped.push(series, row_index as i64, now, value);
+                    }
+                    Cell::Text(text) => {
+                        check_name("table name", table)?;
+                        check_name("column name", column)?;
+                        if text.len() > limits.text_bytes {
+                            return Err(Error::TooLarge {
+                                run,
+                                what: "string cell of",
+                                name: format!("{table}/{column}"),
+                                limit: limits.text_bytes as u64,
+                            });
+                        }
+                        let numeric =
+                            existing.is_some_and(|t| t.columns.iter().any(|(c, _)| c == column));
+                        if numeric || entry.metrics.contains_key(table) {
+                            return Err(Error::KindConflict {
+                                run,
+                                name: format!("{table}/{column}"),
+                                existing: if numeric { "numeric column" } else { "metric" },
+                            });
+                        }
+                        refuse_text_series(run, entry, table)?;
+                        let key = StreamKey::cells(table, column);
+                        let mut bytes = Vec::with_capacity(20 + text.len());
+                        encode_text_record(&mut bytes, row_index as i64, now, text);
+                        appends.push(Op::Append {
+                            run,
+                            offset: entry.streams.get(&key).map_or(0, |s| s.len),
+                            stream: key,
+                            bytes,
+                        });
+                    }
+                }
+            }
+            let mut ops = new.ops;
+            grouped.into_ops(&mut ops);
+            ops.extend(appends);
+            ops.push(Op::TableRows {
+                run,
+                table: table.to_string(),
+                rows: row_index + 1,
+            });
+            Ok((ops, row_index))
+        })
+    }
+
     /// Logs whole columns of table metric `table` (all of the same length)
     /// as rows after its last row; returns the row indexes used.
     pub fn log_table(
@@ -781,7 +881,7 @@ impl Db {
         columns: &[(&str, &[f64])],
     ) -> Result<std::ops::Range<u64>> {
         let expected = columns.first().map_or(0, |(_, v)| v.len());
-        for (index, &(column, values)) in columns.iter().enumerate() {
+        for &(column, values) in columns {
             if values.len() != expected {
                 return Err(Error::RaggedTable {
                     table: table.to_string(),
@@ -790,14 +890,8 @@ impl Db {
                     expected,
                 });
             }
-            if columns[..index].iter().any(|(c, _)| *c == column) {
-                return Err(Error::InvalidName {
-                    what: "column name",
-                    name: column.to_string(),
-                    reason: "given twice in one call".into(),
-                });
-            }
         }
+        refuse_repeated(table, columns.iter().map(|(c, _)| *c))?;
         self.write(|catalog, now| {
             let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
             let first_row = entry.tables.get(table).map_or(0, |t| t.rows);

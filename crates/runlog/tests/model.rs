@@ -258,6 +258,22 @@ fn check(db: &Db, runs: &[ModelRun]) -> Result<(), TestCaseError> {
         let run = &runs[summary.info.id.0 as usize];
         prop_assert_eq!(&summary.info.name, &run.name);
         prop_assert_eq!(summary.metrics.len(), run.metrics.len());
+        let texts: Vec<(String, i64, String)> = summary
+            .texts
+            .iter()
+            .map(|(name, p)| (name.clone(), p.step, p.value.clone()))
+            .collect();
+        let expected: Vec<(String, i64, String)> = run
+            .texts
+            .iter()
+            .map(|(name, points)| {
+                let mut sorted = points.clone();
+                sorted.sort_by_key(|p| p.0);
+                let (step, value) = sorted.pop().unwrap();
+                (name.clone(), step, value)
+            })
+            .collect();
+        prop_assert_eq!(texts, expected);
         // Each row's summary against the model: count, latest, first.
         for (name, stats) in &summary.metrics {
             let expected = ordered(&run.metrics[name.as_ref()]);

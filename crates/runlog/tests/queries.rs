@@ -158,10 +158,28 @@ fn tables_read_back_aligned_by_row() {
             .collect::<Vec<_>>(),
         ["angle", "cos", "sin"]
     );
-    assert!(
-        db.get_metrics(run).unwrap().is_empty(),
-        "table columns are not metrics"
+    // Every read by name takes a column as TABLE/COLUMN, steps being rows.
+    let sin = db.history(run, "trig/sin", ..).unwrap();
+    assert_eq!(
+        (sin.steps, sin.values),
+        (vec![4, 5, 6], vec![0.5, 0.1, 0.2])
     );
+    assert_eq!(db.latest(run, "trig/angle").unwrap().value, 10.0);
+    assert_eq!(db.stats(run, "trig/cos").unwrap().count, 4);
+    let all = db.get_metrics(run).unwrap();
+    assert_eq!(
+        all.keys().collect::<Vec<_>>(),
+        ["trig/angle", "trig/cos", "trig/sin"]
+    );
+    assert_eq!(all["trig/angle"], [0.0, 1.0, 2.0, 3.0, 9.0, 10.0]);
+    assert!(matches!(
+        db.history(run, "trig/tan", ..),
+        Err(runlog::Error::UnknownSeries { .. })
+    ));
+    assert!(matches!(
+        db.history(run, "trig", ..),
+        Err(runlog::Error::UnknownSeries { .. })
+    ));
 }
 
 #[test]

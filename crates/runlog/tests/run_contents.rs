@@ -391,3 +391,63 @@ fn verify_checks_every_blob_and_names_a_damaged_one() {
         "{error}"
     );
 }
+
+#[test]
+fn table_rows_hold_string_cells_beside_numbers() {
+    use runlog::Cell;
+    let dir = tempfile::tempdir().unwrap();
+    let db = writer(dir.path());
+    let run = db.create_run("e", "r").unwrap();
+    let rows = [
+        vec![("label", Cell::Text("cat")), ("score", Cell::Number(0.9))],
+        vec![("score", Cell::Number(0.4))],
+        vec![("label", Cell::Text("dög"))],
+    ];
+    for (i, row) in rows.iter().enumerate() {
+        assert_eq!(db.log_row_cells(run, "preds", row).unwrap(), i as u64);
+    }
+    db.flush().unwrap();
+    let table = Db::open_read_only(dir.path())
+        .unwrap()
+        .table(run, "preds")
+        .unwrap();
+    assert_eq!(table.rows, 3);
+    assert_eq!(
+        table.columns,
+        [("score".to_string(), vec![Some(0.9), Some(0.4), None])]
+    );
+    assert_eq!(
+        table.text_columns,
+        [(
+            "label".to_string(),
+            vec![Some("cat".to_string()), None, Some("dög".to_string())]
+        )]
+    );
+    let labels = db.text_history(run, "preds/label").unwrap();
+    assert_eq!(labels.iter().map(|p| p.step).collect::<Vec<_>>(), [0, 2]);
+    // A column keeps its kind.
+    for (row, existing) in [
+        (vec![("label", Cell::Number(1.0))], "string column"),
+        (vec![("score", Cell::Text("x"))], "numeric column"),
+    ] {
+        let result = db.log_row_cells(run, "preds", &row);
+        assert!(
+            matches!(result, Err(Error::KindConflict { existing: e, .. }) if e == existing),
+            "{result:?}"
+        );
+    }
+    let repeated = db.log_row_cells(
+        run,
+        "preds",
+        &[("a", Cell::Number(1.0)), ("a", Cell::Text("x"))],
+    );
+    assert!(
+        matches!(repeated, Err(Error::InvalidName { .. })),
+        "{repeated:?}"
+    );
+    assert_eq!(
+        db.table(run, "preds").unwrap().rows,
+        3,
+        "refused rows write nothing"
+    );
+}
