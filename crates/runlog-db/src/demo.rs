@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use runlog::{Db, Durability, RunFilter};
+use runlog::{Cell, Db, Durability, RunFilter, RunId};
 use runlog_workload::{METRICS, Run, experiment_id, run_id};
 
 use crate::output::CliResult;
@@ -44,6 +44,31 @@ pub fn run(dir: &Path, steps: u64, json: bool) -> CliResult {
     print_runs(&db.runs(&RunFilter::default()), &["loss".to_string()], json)
 }
 
+/// What a run holds besides metrics: a config file, driver logs and a
+/// text series of its phase.
+fn log_contents(db: &Db, run: RunId, index: usize, steps: u64) -> CliResult {
+    let config = format!(
+        "{{\n  \"lr\": 3e-4,\n  \"batch_size\": {},\n  \"seed\": {index}\n}}\n",
+        32 << (index % 3)
+    );
+    db.log_text(run, "config.json", &config)?;
+    let every = (steps / 20).max(1);
+    for step in (0..steps).step_by(every as usize) {
+        let phase = if step < steps / 10 { "warmup" } else { "train" };
+        // At the time the run logged its loss at that step.
+        let at = db.history(run, "loss", step as i64..=step as i64)?;
+        let timestamp = at.timestamps.first().copied().unwrap_or(0);
+        db.log_str_at(run, "phase", step as i64, timestamp, phase)?;
+        db.append_log(run, "stdout", &format!("step {step}: {phase}\n"))?;
+    }
+    db.append_log(
+        run,
+        "stderr",
+        "warning: the demo has no GPU; using the CPU\n",
+    )?;
+    Ok(())
+}
+
 fn create(dir: &Path, steps: u64) -> CliResult {
     let db = open_writer(Db::builder(dir).durability(Durability::Buffered))?;
     let per_run = Run { steps, seed: 0 }.point_count();
@@ -80,12 +105,20 @@ fn create(dir: &Path, steps: u64) -> CliResult {
         db.log_batch(run, &batch)?;
         for row in 0..5 {
             let fraction = f64::from(row) / 4.0;
-            db.log_row(
+            db.log_row_cells(
                 run,
                 "eval",
-                &[("fraction", fraction), ("accuracy", 0.5 + 0.4 * fraction)],
+                &[
+                    ("fraction", Cell::Number(fraction)),
+                    ("accuracy", Cell::Number(0.5 + 0.4 * fraction)),
+                    (
+                        "split",
+                        Cell::Text(if row % 2 == 0 { "val" } else { "test" }),
+                    ),
+                ],
             )?;
         }
+        log_contents(&db, run, index, steps)?;
         match index % 4 {
             2 => {} // still running
             3 => db.fail_run(run)?,

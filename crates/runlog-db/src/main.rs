@@ -3,6 +3,7 @@
 //! library (`runlog::inspect`); this binary only parses arguments and
 //! prints. Databases are opened read-only unless the command writes.
 
+mod contents;
 mod demo;
 mod mlflow;
 mod output;
@@ -98,7 +99,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Every metric of a run with count, first/last step, last/min/max.
+    /// Every metric, table column (TABLE/COLUMN) and text series of a run
+    /// with count, first/last step, last/min/max.
     #[command(after_help = "Example:\n  runlog-db metrics runlog-demo exp-0/run-00000")]
     Metrics {
         /// The database directory.
@@ -109,7 +111,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// A metric's points in step order, or downsampled buckets.
+    /// A metric's points in step order, or downsampled buckets; also a
+    /// table column (TABLE/COLUMN, steps are rows) or a text series.
     #[command(
         after_help = "Examples:\n  runlog-db history runlog-demo 0 loss --from 100 --to 200\n  runlog-db history runlog-demo 0 loss --buckets 50 --json"
     )]
@@ -118,7 +121,7 @@ enum Command {
         dir: PathBuf,
         #[command(flatten)]
         run: RunArg,
-        /// The metric.
+        /// The metric, a table column as TABLE/COLUMN, or a text series.
         metric: String,
         /// First step.
         #[arg(long)]
@@ -142,7 +145,7 @@ enum Command {
         dir: PathBuf,
         #[command(flatten)]
         run: RunArg,
-        /// The metric (all metrics if left out).
+        /// The metric, TABLE/COLUMN or text series (all of them if left out).
         metric: Option<String>,
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -240,6 +243,90 @@ enum Command {
         /// The file to write: `.svg` or `.png`.
         #[arg(short, long)]
         output: PathBuf,
+    },
+    /// A run's artifacts (path, size, media type, step, time, hash), all
+    /// of them or those under a prefix.
+    #[command(after_help = "Example:\n  runlog-db artifacts runlog-demo 0 images/")]
+    Artifacts {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// Only artifacts at or under this path.
+        #[arg(default_value = "")]
+        prefix: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write an artifact's content to a file, or to standard output;
+    /// checked against its hash as it streams.
+    #[command(
+        after_help = "Example:\n  runlog-db artifact runlog-demo 0 model/config.json -o config.json"
+    )]
+    Artifact {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// The artifact's path in the run.
+        path: String,
+        /// The file to write (standard output if left out).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Store a file as an artifact of a run (opens the database for writing).
+    #[command(
+        name = "put-artifact",
+        after_help = "Example:\n  runlog-db put-artifact /data/runs exp/run-7 model/ckpt.pt ./ckpt.pt"
+    )]
+    PutArtifact {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// The artifact's path in the run (`model/ckpt.pt`).
+        path: String,
+        /// The file to store.
+        file: PathBuf,
+        /// Its media type (guessed from the path if left out).
+        #[arg(long)]
+        media_type: Option<String>,
+    },
+    /// A run's text logs, or the lines of one (`stdout`, `node-3/stderr`),
+    /// optionally following it while the job writes.
+    #[command(
+        after_help = "Examples:\n  runlog-db logs /data/runs exp/run-7\n  runlog-db logs /data/runs exp/run-7 node-3/stderr --from 1000 --follow"
+    )]
+    Logs {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// The stream (all streams are listed if left out).
+        stream: Option<String>,
+        /// The first line to print, counted from 0.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
+        /// Keep printing lines as the writer appends them, until Ctrl-C.
+        #[arg(long, requires = "stream")]
+        follow: bool,
+        /// Print JSON (one object per line of the log).
+        #[arg(long)]
+        json: bool,
+    },
+    /// A run's table metrics, or the rows of one.
+    #[command(after_help = "Example:\n  runlog-db tables runlog-demo 0 eval")]
+    Tables {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// The table (all tables are listed if left out).
+        table: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// Bring MLflow runs over, from its SQLite database or its mlruns folder.
     #[command(
@@ -391,6 +478,48 @@ fn run(command: Command) -> Result<(), CliError> {
             plot::Options { x, smooth, log_y },
             &output,
         ),
+        Command::Artifacts {
+            dir,
+            run,
+            prefix,
+            json,
+        } => contents::list_artifacts(&dir, &run, &prefix, json),
+        Command::Artifact {
+            dir,
+            run,
+            path,
+            output,
+        } => contents::get_artifact(&dir, &run, &path, output.as_deref()),
+        Command::PutArtifact {
+            dir,
+            run,
+            path,
+            file,
+            media_type,
+        } => contents::put_artifact(&dir, &run, &path, &file, media_type.as_deref()),
+        Command::Logs {
+            dir,
+            run,
+            stream,
+            from,
+            follow,
+            json,
+        } => contents::logs(
+            &dir,
+            &run,
+            contents::LogsQuery {
+                stream,
+                from,
+                follow,
+                json,
+            },
+        ),
+        Command::Tables {
+            dir,
+            run,
+            table,
+            json,
+        } => contents::tables(&dir, &run, table.as_deref(), json),
         Command::ImportMlflow {
             dir,
             source,

@@ -190,7 +190,10 @@ pub fn print_runs(runs: &[RunSummary], metrics: &[String], json: bool) -> CliRes
             .map(|r| {
                 let summaries: serde_json::Map<String, Value> = metrics
                     .iter()
-                    .map(|m| (m.clone(), json!(r.metric(m))))
+                    .map(|m| match (r.metric(m), r.text(m)) {
+                        (None, Some(text)) => (m.clone(), json!(text)),
+                        (stats, _) => (m.clone(), json!(stats)),
+                    })
                     .collect();
                 json!({
                     "id": r.info.id, "experiment": r.info.experiment, "name": r.info.name,
@@ -228,9 +231,10 @@ pub fn print_runs(runs: &[RunSummary], metrics: &[String], json: bool) -> CliRes
             duration(end - r.info.start_ms),
         ];
         for metric in metrics {
-            match r.metric(metric) {
-                Some(s) => cells.extend([num(s.last_value), num(s.min), num(s.max)]),
-                None => cells.extend(["-".into(), "-".into(), "-".into()]),
+            match (r.metric(metric), r.text(metric)) {
+                (Some(s), _) => cells.extend([num(s.last_value), num(s.min), num(s.max)]),
+                (None, Some(text)) => cells.extend([text.value.clone(), "-".into(), "-".into()]),
+                (None, None) => cells.extend(["-".into(), "-".into(), "-".into()]),
             }
         }
         table.row(cells);
@@ -242,14 +246,20 @@ pub fn print_runs(runs: &[RunSummary], metrics: &[String], json: bool) -> CliRes
 pub fn metrics(dir: &Path, run: &RunArg, json: bool) -> CliResult {
     let db = open(dir)?;
     let id = run.resolve(&db)?;
-    let all: Vec<(String, Stats)> = db
-        .metric_names(id)?
+    let mut names = db.metric_names(id)?;
+    names.extend(db.column_names(id)?);
+    let all: Vec<(String, Stats)> = names
         .into_iter()
         .map(|n| db.stats(id, &n).map(|s| (n, s)))
         .collect::<Result<_, _>>()?;
+    let texts: Vec<(String, Vec<runlog::TextPoint>)> = db
+        .text_series(id)?
+        .into_iter()
+        .map(|n| db.text_history(id, &n).map(|h| (n, h)))
+        .collect::<Result<_, _>>()?;
     let mut out = Out::new();
     if json {
-        let rows: Vec<Value> = all
+        let mut rows: Vec<Value> = all
             .iter()
             .map(|(name, s)| {
                 let mut row = json!(s);
@@ -257,6 +267,12 @@ pub fn metrics(dir: &Path, run: &RunArg, json: bool) -> CliResult {
                 row
             })
             .collect();
+        rows.extend(texts.iter().map(|(name, points)| {
+            json!({
+                "metric": name, "kind": "text", "count": points.len(),
+                "last": points.last(),
+            })
+        }));
         return out.json(&rows);
     }
     let mut table = Table::new(&[
@@ -277,6 +293,18 @@ pub fn metrics(dir: &Path, run: &RunArg, json: bool) -> CliResult {
             num(s.last_value),
             num(s.min),
             num(s.max),
+        ]);
+    }
+    for (name, points) in &texts {
+        let (first, last) = (points.first(), points.last());
+        table.row(vec![
+            name.clone(),
+            points.len().to_string(),
+            first.map_or_else(|| "-".into(), |p| p.step.to_string()),
+            last.map_or_else(|| "-".into(), |p| p.step.to_string()),
+            last.map_or_else(|| "-".into(), |p| p.value.clone()),
+            "-".into(),
+            "-".into(),
         ]);
     }
     table.print(&mut out)
@@ -308,6 +336,35 @@ pub fn history(
     let range = query.from.unwrap_or(i64::MIN)..=query.to.unwrap_or(i64::MAX);
     let limit = query.limit.unwrap_or(usize::MAX);
     let mut out = Out::new();
+    if let Err(numeric) = db.stats(id, metric) {
+        // A text series, or a table's string column, else no such name.
+        let Ok(points) = db.text_history(id, metric) else {
+            return Err(numeric.into());
+        };
+        if query.buckets.is_some() {
+            return Err(format!("{metric:?} is a text series: it has no buckets").into());
+        }
+        if !json {
+            out.line(format!("{:>12}  {:<27}  value", "step", "time"))?;
+        }
+        for p in points
+            .iter()
+            .filter(|p| range.contains(&p.step))
+            .take(limit)
+        {
+            if json {
+                out.json(&json!({"step": p.step, "timestamp_ms": p.timestamp, "value": p.value}))?;
+            } else {
+                out.line(format!(
+                    "{:>12}  {:<27}  {}",
+                    p.step,
+                    time(p.timestamp),
+                    p.value
+                ))?;
+            }
+        }
+        return Ok(());
+    }
     if let Some(buckets) = query.buckets {
         let buckets = db.downsample(id, metric, range, buckets)?;
         let buckets = &buckets[..buckets.len().min(limit)];
@@ -373,9 +430,16 @@ pub fn history(
 pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> CliResult {
     let db = open(dir)?;
     let id = run.resolve(&db)?;
-    let names = match metric {
-        Some(m) => vec![m.to_string()],
-        None => db.metric_names(id)?,
+    let (names, texts) = match metric {
+        Some(m) if db.stats(id, m).is_err() && db.text_latest(id, m).is_ok() => {
+            (Vec::new(), vec![m.to_string()])
+        }
+        Some(m) => (vec![m.to_string()], Vec::new()),
+        None => {
+            let mut names = db.metric_names(id)?;
+            names.extend(db.column_names(id)?);
+            (names, db.text_series(id)?)
+        }
     };
     let mut table = Table::new(&[
         ("metric", Align::Left),
@@ -395,6 +459,16 @@ pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> Cli
         let mut row = json!(point);
         row["metric"] = json!(name);
         rows.push(row);
+    }
+    for name in texts {
+        let point = db.text_latest(id, &name)?;
+        table.row(vec![
+            name.clone(),
+            point.step.to_string(),
+            time(point.timestamp),
+            point.value.clone(),
+        ]);
+        rows.push(json!({"metric": name, "step": point.step, "timestamp_ms": point.timestamp, "value": point.value}));
     }
     let mut out = Out::new();
     if json {

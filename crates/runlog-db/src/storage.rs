@@ -19,6 +19,7 @@ pub fn stats(dir: &Path, json: bool) -> CliResult {
     // into its memtable.
     let pending = db.memtable_usage().points;
     let stats = inspect::storage_stats(dir)?;
+    let contents = run_contents(&db)?;
     let mut out = Out::new();
     if json {
         let segments: Vec<Value> = stats
@@ -42,6 +43,10 @@ pub fn stats(dir: &Path, json: bool) -> CliResult {
             "bytes_per_point": stats.bytes_per_point(), "codecs": codecs,
             "wal_files": stats.wal_files, "wal_bytes": stats.wal_bytes,
             "manifest_bytes": stats.manifest_bytes,
+            "blob_files": stats.blob_files, "blob_bytes": stats.blob_bytes,
+            "artifacts": contents.artifacts, "artifact_bytes": contents.artifact_bytes,
+            "log_streams": contents.streams, "log_bytes": contents.log_bytes,
+            "log_stored_bytes": contents.log_stored_bytes,
         }));
     }
     let mut files = Table::new(&[
@@ -111,7 +116,42 @@ pub fn stats(dir: &Path, json: bool) -> CliResult {
         stats.wal_files,
         stats.wal_bytes,
         stats.manifest_bytes
+    ))?;
+    out.line(format!(
+        "artifacts {}: {} bytes  text logs {}: {} bytes written, {} stored\nblobs {} files, {} bytes (artifacts and sealed log chunks, each content once)",
+        contents.artifacts,
+        contents.artifact_bytes,
+        contents.streams,
+        contents.log_bytes,
+        contents.log_stored_bytes,
+        stats.blob_files,
+        stats.blob_bytes
     ))
+}
+
+/// What the runs hold besides metrics, summed.
+#[derive(Debug, Default)]
+struct RunContents {
+    artifacts: usize,
+    artifact_bytes: u64,
+    streams: usize,
+    log_bytes: u64,
+    log_stored_bytes: u64,
+}
+
+fn run_contents(db: &Db) -> Result<RunContents, runlog::Error> {
+    let mut sum = RunContents::default();
+    for run in db.runs(&runlog::RunFilter::default()) {
+        let artifacts = db.artifacts(run.info.id, "")?;
+        sum.artifacts += artifacts.len();
+        sum.artifact_bytes += artifacts.iter().map(|a| a.size).sum::<u64>();
+        for stream in db.log_streams(run.info.id)? {
+            sum.streams += 1;
+            sum.log_bytes += stream.bytes;
+            sum.log_stored_bytes += stream.stored_bytes;
+        }
+    }
+    Ok(sum)
 }
 
 fn describe(problem: &Problem) -> String {

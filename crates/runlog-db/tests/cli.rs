@@ -4,21 +4,11 @@
 
 mod common;
 
-use common::runlog_db;
+use common::{ok, runlog_db};
 use std::path::Path;
 
 use runlog::{Db, Durability};
 use serde_json::Value;
-
-fn ok(args: &[&str]) -> String {
-    let out = runlog_db(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8 output")
-}
 
 fn json(args: &[&str]) -> Value {
     serde_json::from_str(&ok(args)).expect("one JSON document")

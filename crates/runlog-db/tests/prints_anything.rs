@@ -51,6 +51,12 @@ proptest! {
         for (experiment, name, metrics) in &runs {
             let Ok(run) = db.create_run(experiment.trim(), name) else { continue };
             db.set_param(run, "lr", "3e-4").unwrap();
+            // Contents with odd names and text: a log without a final
+            // newline, a text series, a string cell, an artifact.
+            db.append_log(run, name, &format!("{experiment}\n\t{name} ✓")).unwrap();
+            db.log_str_at(run, &format!("{name} text"), i64::MIN, 0, experiment).unwrap();
+            db.log_row_cells(run, "tbl", &[("c", runlog::Cell::Text(name)), ("n", runlog::Cell::Number(f64::NAN))]).unwrap();
+            db.put_artifact(run, &format!("{}/f", name.trim().replace(' ', "_")), experiment.as_bytes()).ok();
             for (metric, points) in metrics {
                 let batch: Vec<_> = points.iter().map(|&(s, t, v)| (metric.as_str(), s, t, v)).collect();
                 db.log_batch(run, &batch).unwrap();
@@ -72,6 +78,10 @@ proptest! {
                 vec!["latest", path, &run],
                 vec!["params", path, &run],
                 vec!["stats", path],
+                vec!["artifacts", path, &run],
+                vec!["logs", path, &run],
+                vec!["tables", path, &run],
+                vec!["tables", path, &run, "tbl"],
                 vec!["wal", path],
                 vec!["verify", path],
             ];

@@ -32,3 +32,15 @@ pub fn import_args<'a>(
     args.extend(extra);
     args
 }
+
+/// Runs `runlog-db` with `args`, which must succeed; returns its output.
+#[allow(dead_code, reason = "each test binary uses part of this module")]
+pub fn ok(args: &[&str]) -> String {
+    let out = runlog_db(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
