@@ -10,6 +10,7 @@ mod output;
 mod plot;
 mod progress;
 mod query;
+mod run_archive;
 mod run_arg;
 mod storage;
 mod tail;
@@ -328,6 +329,37 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write one run, whole, as a zip archive: its metadata, metrics,
+    /// tables, text series, text logs and artifacts (`import-run` reads it).
+    #[command(
+        name = "export-run",
+        after_help = "Example:\n  runlog-db export-run runlog-demo exp-0/run-00000 -o run0.zip"
+    )]
+    ExportRun {
+        /// The database directory.
+        dir: PathBuf,
+        #[command(flatten)]
+        run: RunArg,
+        /// The archive to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Read a run archive made by `export-run`. The whole archive is checked
+    /// first (CRCs, lines, artifact hashes): a damaged one writes nothing.
+    #[command(
+        name = "import-run",
+        after_help = "Example:\n  runlog-db import-run /data/runs run0.zip --existing replace"
+    )]
+    ImportRun {
+        /// The database directory (created if missing).
+        dir: PathBuf,
+        /// The archive.
+        archive: PathBuf,
+        /// What to do if the database holds a run of that experiment and
+        /// name: refuse the import, skip it, or replace the run.
+        #[arg(long, value_enum, default_value = "refuse")]
+        existing: transfer::OnExisting,
+    },
     /// Bring MLflow runs over, from its SQLite database or its mlruns folder.
     #[command(
         name = "import-mlflow",
@@ -520,6 +552,12 @@ fn run(command: Command) -> Result<(), CliError> {
             table,
             json,
         } => contents::tables(&dir, &run, table.as_deref(), json),
+        Command::ExportRun { dir, run, output } => run_archive::export(&dir, &run, &output),
+        Command::ImportRun {
+            dir,
+            archive,
+            existing,
+        } => run_archive::import(&dir, &archive, existing),
         Command::ImportMlflow {
             dir,
             source,

@@ -11,6 +11,13 @@
 //!   `tags/`, `meta.yaml`): values are parsed from their text, so NaN, inf
 //!   and `-0.0` come over bit for bit.
 //!
+//! A run's artifacts come over as runlog artifacts under the same paths:
+//! the file store's `<run>/artifacts/` folder, or the local folder that a
+//! SQLite run's `artifact_uri` names (relative to the database file, as
+//! MLflow resolves `./mlruns`). Artifacts at remote URIs (`s3://`,
+//! `mlflow-artifacts:`) cannot be read from here, and are counted and
+//! named, not silently dropped.
+//!
 //! Deleted experiments and runs are skipped. A run keeps its MLflow name
 //! when that name is free in its experiment, else it is named
 //! `<name>-<first 8 characters of the run id>`; the MLflow run id is kept as
@@ -20,7 +27,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use runlog::{Db, RunId, RunStatus};
 
@@ -41,6 +48,20 @@ struct MlflowRun {
     tags: Vec<(String, String)>,
     /// Metric key -> points `(step, timestamp, value)` in logged order.
     metrics: BTreeMap<String, Vec<(i64, i64, f64)>>,
+    /// Where its artifacts are.
+    artifacts: Artifacts,
+}
+
+/// Where an MLflow run's artifacts are.
+#[derive(Debug, Default)]
+enum Artifacts {
+    /// None recorded.
+    #[default]
+    None,
+    /// A local folder.
+    Folder(PathBuf),
+    /// A URI this import cannot read.
+    Remote(String),
 }
 
 /// MLflow's `RunStatus` names (SQL store) and numbers (file store).
@@ -79,7 +100,7 @@ fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
     let mut runs: BTreeMap<String, MlflowRun> = BTreeMap::new();
     let mut statement = conn
         .prepare(
-            "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, e.name \
+            "SELECT r.run_uuid, r.name, r.status, r.start_time, r.end_time, e.name, r.artifact_uri \
              FROM runs r JOIN experiments e ON r.experiment_id = e.experiment_id \
              WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'",
         )
@@ -93,6 +114,7 @@ fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
                 start_ms: row.get(3)?,
                 end_ms: row.get(4)?,
                 experiment: row.get(5)?,
+                artifacts: artifacts_at(path, row.get::<_, Option<String>>(6)?),
                 ..MlflowRun::default()
             })
         })
@@ -154,6 +176,58 @@ fn read_sqlite(path: &Path) -> Result<Vec<MlflowRun>, String> {
         }
     }
     Ok(runs.into_values().collect())
+}
+
+/// Where a SQLite run's `artifact_uri` points: a local folder (relative
+/// paths resolved from the database file's folder), or a remote URI.
+fn artifacts_at(database: &Path, uri: Option<String>) -> Artifacts {
+    let Some(uri) = uri.filter(|u| !u.is_empty()) else {
+        return Artifacts::None;
+    };
+    let local = match uri.strip_prefix("file://") {
+        Some(path) => Some(path.to_string()),
+        None if !uri.contains("://") && !uri.contains(":/") => Some(uri.clone()),
+        None => None,
+    };
+    match local {
+        Some(path) => {
+            let path = Path::new(&path);
+            let base = database.parent().unwrap_or(Path::new("."));
+            Artifacts::Folder(if path.is_absolute() {
+                path.to_path_buf()
+            } else {
+                base.join(path)
+            })
+        }
+        None => Artifacts::Remote(uri),
+    }
+}
+
+/// The files under `folder`, each with its `/`-separated path in it,
+/// sorted; none if the folder does not exist.
+fn artifact_files(folder: &Path) -> Result<Vec<(String, PathBuf)>, String> {
+    if !folder.is_dir() {
+        return Ok(Vec::new());
+    }
+    let mut files = Vec::new();
+    for entry in walkdir::WalkDir::new(folder).sort_by_file_name() {
+        let entry = entry.map_err(|e| format!("{}: {e}", folder.display()))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let relative = entry.path().strip_prefix(folder).expect("under the folder");
+        let parts: Option<Vec<&str>> = relative.iter().map(|p| p.to_str()).collect();
+        let path = parts
+            .ok_or_else(|| {
+                format!(
+                    "{}: the name is not UTF-8; nothing imported",
+                    entry.path().display()
+                )
+            })?
+            .join("/");
+        files.push((path, entry.path().to_path_buf()));
+    }
+    Ok(files)
 }
 
 /// The top-level `key: value` entries of an MLflow `meta.yaml`, each value
@@ -310,6 +384,7 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
                     .transpose()
             };
             let mut run = MlflowRun {
+                artifacts: Artifacts::Folder(run_dir.join("artifacts")),
                 experiment: experiment_name.clone(),
                 name: run_meta.get("run_name").cloned().unwrap_or_default(),
                 status: run_meta.get("status").cloned(),
@@ -408,6 +483,7 @@ fn write(dir: &Path, runs: Vec<MlflowRun>, existing: OnExisting) -> Result<(), S
         .sum();
     let progress = crate::progress::bar(total as u64, "points").with_message("importing");
     let (mut staged, mut replaces, mut skipped) = (Vec::new(), Vec::new(), 0);
+    let (mut artifacts, mut remote) = (0usize, Vec::new());
     let mut taken = std::collections::HashSet::new();
     for run in &runs {
         let before = imported.get(&run.run_id);
@@ -458,6 +534,21 @@ fn write(dir: &Path, runs: Vec<MlflowRun>, existing: OnExisting) -> Result<(), S
                 progress.inc(chunk.len() as u64);
             }
         }
+        match &run.artifacts {
+            Artifacts::Folder(folder) => {
+                for (path, file) in artifact_files(folder)? {
+                    let mut source =
+                        fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+                    db.put_artifact_from(id, &path, &mut source, None)
+                        .map_err(|error| {
+                            format!("{}: {error}; nothing imported", file.display())
+                        })?;
+                    artifacts += 1;
+                }
+            }
+            Artifacts::Remote(uri) => remote.push(format!("{} ({uri})", run.run_id)),
+            Artifacts::None => {}
+        }
         if let Some(status) = run.status.as_deref().and_then(status) {
             db.set_status_at(id, status, run.end_ms).map_err(e)?;
         }
@@ -466,9 +557,22 @@ fn write(dir: &Path, runs: Vec<MlflowRun>, existing: OnExisting) -> Result<(), S
     progress.finish_and_clear();
     db.close().map_err(e)?;
     eprintln!(
-        "imported {} runs ({} replaced, {skipped} skipped as imported before), {total} points read",
+        "imported {} runs ({} replaced, {skipped} skipped as imported before), {total} points read, {artifacts} artifacts",
         staged.len(),
         replaces.len()
     );
+    if !remote.is_empty() {
+        eprintln!(
+            "runlog-db: the artifacts of {} runs are at remote URIs and were not imported: {}{}",
+            remote.len(),
+            remote
+                .iter()
+                .take(5)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if remote.len() > 5 { ", ..." } else { "" }
+        );
+    }
     Ok(())
 }

@@ -3,8 +3,10 @@
 //! bit for bit (`runlog::float_text`). Both stream: memory stays bounded
 //! whatever the size of the database or the file.
 //!
-//! Neither format carries run status, times, params, tags or table
-//! metrics; `export` says so when it writes.
+//! JSON lines also carry one run record per run (`"record": "run"`, with
+//! its status, times, params and tags) before its points; CSV carries
+//! points only. Tables, text series, logs and artifacts travel whole with
+//! `export-run` (`run_archive`); `export` says so when it writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::File;
@@ -44,16 +46,21 @@ struct Row {
     value: Value,
 }
 
+/// A float as JSON holds it: a number, or `float_text`'s spelling.
+pub fn parse_value(value: &Value) -> Result<f64, String> {
+    match value {
+        Value::Number(n) => n
+            .as_f64()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| format!("value {n} is out of range")),
+        Value::String(s) => float_text::parse(s),
+        other => Err(format!("value {other} is not a number")),
+    }
+}
+
 impl Row {
     fn value(&self) -> Result<f64, String> {
-        match &self.value {
-            Value::Number(n) => n
-                .as_f64()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| format!("value {n} is out of range")),
-            Value::String(s) => float_text::parse(s),
-            other => Err(format!("value {other} is not a number")),
-        }
+        parse_value(&self.value)
     }
 
     fn check_names(&self) -> Result<(), String> {
@@ -66,6 +73,66 @@ impl Row {
         }
         Ok(())
     }
+}
+
+/// What a run is besides its contents, as exports write it.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct RunMeta {
+    /// Its experiment.
+    pub experiment: String,
+    /// Its status, by name.
+    pub status: String,
+    /// When it started, ms since the Unix epoch.
+    pub start_ms: i64,
+    /// When it ended.
+    pub end_ms: Option<i64>,
+    /// Its params.
+    pub params: BTreeMap<String, String>,
+    /// Its tags.
+    pub tags: BTreeMap<String, String>,
+}
+
+impl RunMeta {
+    /// The metadata of `info`.
+    pub fn of(info: &runlog::RunInfo) -> RunMeta {
+        RunMeta {
+            experiment: info.experiment.clone(),
+            status: info.status.to_string(),
+            start_ms: info.start_ms,
+            end_ms: info.end_ms,
+            params: info.params.clone(),
+            tags: info.tags.clone(),
+        }
+    }
+
+    /// Gives a staged run this status, end time, params and tags (its
+    /// start time was given when it was staged).
+    pub fn apply(&self, db: &Db, run: RunId) -> CliResult {
+        for (key, value) in &self.params {
+            db.set_param(run, key, value)?;
+        }
+        for (key, value) in &self.tags {
+            db.set_tag(run, key, value)?;
+        }
+        let status: runlog::RunStatus = self.status.parse()?;
+        Ok(db.set_status_at(run, status, self.end_ms)?)
+    }
+}
+
+/// A run's metadata, as a JSON-lines record before its points.
+#[derive(Debug, Deserialize, Serialize)]
+struct RunRecord {
+    /// Always `"run"`: what tells the record from a point.
+    record: String,
+    run: String,
+    #[serde(flatten)]
+    meta: RunMeta,
+}
+
+/// One line of an export: a run record or a point with its value.
+enum Line {
+    Run(RunRecord),
+    Point(Row, f64),
 }
 
 /// A CSV row: every field as text, so that a value keeps its spelling and
@@ -119,6 +186,16 @@ pub fn export(dir: &Path, run: Option<&RunArg>, format: Format, output: &Path) -
     let mut points = 0u64;
     for id in runs {
         let info = db.run(id)?;
+        if let Writer::Jsonl(out) = &mut writer {
+            let record = RunRecord {
+                record: "run".into(),
+                run: info.name.clone(),
+                meta: RunMeta::of(&info),
+            };
+            serde_json::to_writer(&mut *out, &record)
+                .map_err(|e| write_error(&e))
+                .and_then(|()| out.write_all(b"\n").map_err(|e| write_error(&e)))?;
+        }
         for metric in db.metric_names(id)? {
             for chunk in db.history_chunks(id, &metric, .., DEFAULT_CHUNK_POINTS)? {
                 let chunk = chunk?;
@@ -140,8 +217,12 @@ pub fn export(dir: &Path, run: Option<&RunArg>, format: Format, output: &Path) -
     }
     writer.finish().map_err(|e| write_error(&e))?;
     progress.finish_and_clear();
+    let carried = match format {
+        Format::Csv => "points only: run status, times, params and tags are in --format jsonl",
+        Format::Jsonl => "run records and points",
+    };
     eprintln!(
-        "exported {points} points to {} (points only: run status, times, params, tags and tables are not in this format)",
+        "exported {points} points to {} ({carried}; tables, text series, logs and artifacts travel with export-run)",
         output.display()
     );
     Ok(())
@@ -187,7 +268,7 @@ fn read_rows(
     input: &Path,
     format: Format,
     pass: &str,
-    mut each: impl FnMut(u64, Row, f64) -> CliResult,
+    mut each: impl FnMut(u64, Line) -> CliResult,
 ) -> CliResult {
     let file = File::open(input).map_err(|e| format!("cannot open {}: {e}", input.display()))?;
     let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -248,7 +329,8 @@ fn read_rows(
                     value: Value::String(row.value),
                 };
                 let value = row.value().and_then(|v| row.check_names().map(|()| v));
-                each(line, row, value.map_err(|e| at(line, &e))?)?;
+                let value = value.map_err(|e| at(line, &e))?;
+                each(line, Line::Point(row, value))?;
             }
         }
         Format::Jsonl => {
@@ -258,13 +340,40 @@ fn read_rows(
                 if text.trim().is_empty() {
                     continue;
                 }
-                let row: Row = serde_json::from_str(&text).map_err(|e| at(line, &e))?;
+                let value: Value = serde_json::from_str(&text).map_err(|e| at(line, &e))?;
+                if value.get("record").is_some() {
+                    let record: RunRecord =
+                        serde_json::from_value(value).map_err(|e| at(line, &e))?;
+                    check_record(&record).map_err(|e| at(line, &e))?;
+                    each(line, Line::Run(record))?;
+                    continue;
+                }
+                let row: Row = serde_json::from_value(value).map_err(|e| at(line, &e))?;
                 let value = row.value().and_then(|v| row.check_names().map(|()| v));
-                each(line, row, value.map_err(|e| at(line, &e))?)?;
+                let value = value.map_err(|e| at(line, &e))?;
+                each(line, Line::Point(row, value))?;
             }
         }
     }
     progress.finish_and_clear();
+    Ok(())
+}
+
+/// Checks a run record's kind, names, status and keys.
+fn check_record(record: &RunRecord) -> Result<(), String> {
+    if record.record != "run" {
+        return Err(format!(
+            "unknown record {:?} (this build knows \"run\")",
+            record.record
+        ));
+    }
+    runlog::check_name("run", &record.run).map_err(|e| e.to_string())?;
+    let meta = &record.meta;
+    runlog::check_name("experiment", &meta.experiment).map_err(|e| e.to_string())?;
+    meta.status.parse::<runlog::RunStatus>()?;
+    for key in meta.params.keys().chain(meta.tags.keys()) {
+        runlog::check_name("key", key).map_err(|e| e.to_string())?;
+    }
     Ok(())
 }
 
@@ -311,6 +420,7 @@ struct Plan {
 fn plan(
     db: &Db,
     names: &BTreeMap<(String, String), BTreeSet<String>>,
+    records: &HashMap<(String, String), RunRecord>,
     existing: OnExisting,
 ) -> CliResult<Plan> {
     let held: Vec<(&(String, String), RunId)> = names
@@ -337,7 +447,8 @@ fn plan(
             Some(_) if existing == OnExisting::Skip => plan.skipped += 1,
             found => {
                 plan.replaces.extend(found.map(|(_, id)| *id));
-                let run = db.create_staged_run(&key.0, &key.1, None)?;
+                let start = records.get(key).map(|r| r.meta.start_ms);
+                let run = db.create_staged_run(&key.0, &key.1, start)?;
                 plan.staged.insert(key.clone(), run);
             }
         }
@@ -354,19 +465,38 @@ fn plan(
 /// skipped or replaced as `existing` says, never doubled.
 pub fn import(dir: &Path, format: Format, input: &Path, existing: OnExisting) -> CliResult {
     let mut names: BTreeMap<(String, String), BTreeSet<String>> = BTreeMap::new();
-    read_rows(input, format, "checking", |_, row, _| {
-        let metrics = names.entry((row.experiment, row.run)).or_default();
-        if !metrics.contains(&row.metric) {
-            metrics.insert(row.metric);
+    let mut records: HashMap<(String, String), RunRecord> = HashMap::new();
+    read_rows(input, format, "checking", |line, read| {
+        match read {
+            Line::Point(row, _) => {
+                let metrics = names.entry((row.experiment, row.run)).or_default();
+                if !metrics.contains(&row.metric) {
+                    metrics.insert(row.metric);
+                }
+            }
+            Line::Run(record) => {
+                let key = (record.meta.experiment.clone(), record.run.clone());
+                names.entry(key.clone()).or_default();
+                if records.insert(key, record).is_some() {
+                    return Err(format!(
+                        "{}: line {line}: a second record of the same run; nothing imported",
+                        input.display()
+                    )
+                    .into());
+                }
+            }
         }
         Ok(())
     })?;
     check_limits(&names)?;
     let db = open_writer(Db::builder(dir))?;
-    let plan = plan(&db, &names, existing)?;
+    let plan = plan(&db, &names, &records, existing)?;
     let mut batch: Vec<(RunId, String, i64, i64, f64)> = Vec::with_capacity(IMPORT_BATCH);
     let mut points = 0u64;
-    read_rows(input, format, "importing", |_, row, value| {
+    read_rows(input, format, "importing", |_, read| {
+        let Line::Point(row, value) = read else {
+            return Ok(()); // run records were read in the first pass
+        };
         let Some(&run) = plan.staged.get(&(row.experiment, row.run)) else {
             return Ok(()); // a run skipped
         };
@@ -378,6 +508,11 @@ pub fn import(dir: &Path, format: Format, input: &Path, existing: OnExisting) ->
         Ok(())
     })?;
     write_batch(&db, &mut batch)?;
+    for (key, record) in &records {
+        if let Some(&run) = plan.staged.get(key) {
+            record.meta.apply(&db, run)?;
+        }
+    }
     let runs: Vec<RunId> = plan.staged.values().copied().collect();
     db.publish_runs(&runs, &plan.replaces)?;
     db.close()?;
@@ -408,8 +543,10 @@ fn write_batch(db: &Db, batch: &mut Vec<(RunId, String, i64, i64, f64)>) -> CliR
 #[cfg(test)]
 fn read_all(input: &Path, format: Format) -> Result<Vec<(u64, f64)>, String> {
     let mut rows = Vec::new();
-    read_rows(input, format, "reading", |line, _, value| {
-        rows.push((line, value));
+    read_rows(input, format, "reading", |line, read| {
+        if let Line::Point(_, value) = read {
+            rows.push((line, value));
+        }
         Ok(())
     })
     .map_err(|e| e.to_string())?;

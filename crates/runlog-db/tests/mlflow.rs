@@ -56,6 +56,9 @@ fn the_file_store_comes_over_bit_for_bit() {
     fs::write(run.join("metrics/nested/key"), "1000 7 \n1001 8\n").unwrap();
     fs::write(run.join("params/lr"), "0.01").unwrap();
     fs::write(run.join("tags/mlflow.user"), "me").unwrap();
+    fs::create_dir_all(run.join("artifacts/model")).unwrap();
+    fs::write(run.join("artifacts/model/MLmodel"), "flavors: {}\n").unwrap();
+    fs::write(run.join("artifacts/confusion.png"), b"\x89PNG\r\n\x1a\n").unwrap();
 
     let dir = root.path().join("db");
     import(&dir, &mlruns);
@@ -89,6 +92,23 @@ fn the_file_store_comes_over_bit_for_bit() {
         ]
     );
     assert_eq!(db.history(id, "nested/key", ..).unwrap().values, [7.0, 8.0]);
+    let artifacts: Vec<(String, u64)> = db
+        .artifacts(id, "")
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.path, a.size))
+        .collect();
+    assert_eq!(
+        artifacts,
+        [
+            ("confusion.png".to_string(), 8),
+            ("model/MLmodel".to_string(), 12)
+        ]
+    );
+    assert_eq!(
+        db.read_artifact(id, "model/MLmodel").unwrap(),
+        b"flavors: {}\n"
+    );
 }
 
 #[test]
@@ -111,10 +131,10 @@ fn the_sqlite_store_comes_over_as_mlflow_stored_it() {
          CREATE TABLE tags (key VARCHAR(250) NOT NULL, value VARCHAR(8000), run_uuid VARCHAR(32) NOT NULL,
              PRIMARY KEY (key, run_uuid));
          INSERT INTO experiments VALUES (0, 'Default', '', 'active', 0, 0), (1, 'vision', '', 'active', 0, 0);
-         INSERT INTO runs (run_uuid, name, status, start_time, end_time, lifecycle_stage, experiment_id) VALUES
-             ('aaaaaaaaaaaaaaaa1111', 'alpha', 'FINISHED', 1000, 5000, 'active', 1),
-             ('bbbbbbbbbbbbbbbb2222', 'alpha', 'RUNNING', 1500, NULL, 'active', 1),
-             ('cccccccccccccccc3333', 'deleted', 'FINISHED', 1, 2, 'deleted', 0);
+         INSERT INTO runs (run_uuid, name, status, start_time, end_time, lifecycle_stage, experiment_id, artifact_uri) VALUES
+             ('aaaaaaaaaaaaaaaa1111', 'alpha', 'FINISHED', 1000, 5000, 'active', 1, './mlruns/1/aaaaaaaaaaaaaaaa1111/artifacts'),
+             ('bbbbbbbbbbbbbbbb2222', 'alpha', 'RUNNING', 1500, NULL, 'active', 1, 's3://bucket/runs/bbbb'),
+             ('cccccccccccccccc3333', 'deleted', 'FINISHED', 1, 2, 'deleted', 0, NULL);
          INSERT INTO metrics VALUES
              ('loss', 3.0, 10, 'aaaaaaaaaaaaaaaa1111', 0, 0),
              ('loss', 0.0, 11, 'aaaaaaaaaaaaaaaa1111', 1, 1),
@@ -128,8 +148,24 @@ fn the_sqlite_store_comes_over_as_mlflow_stored_it() {
     .unwrap();
     drop(conn);
 
+    let folder = root.path().join("mlruns/1/aaaaaaaaaaaaaaaa1111/artifacts");
+    fs::create_dir_all(&folder).unwrap();
+    fs::write(folder.join("notes.txt"), "from sqlite").unwrap();
     let dir = root.path().join("db");
-    import(&dir, &path);
+    let out = Command::new(env!("CARGO_BIN_EXE_runlog-db"))
+        .args([
+            "import-mlflow",
+            dir.to_str().unwrap(),
+            path.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("1 runs are at remote URIs") && stderr.contains("s3://bucket/runs/bbbb"),
+        "a remote artifact store is named, not silently skipped: {stderr}"
+    );
     let db = Db::open_read_only(&dir).unwrap();
     assert_eq!(
         db.runs(&Default::default()).len(),
@@ -150,6 +186,10 @@ fn the_sqlite_store_comes_over_as_mlflow_stored_it() {
     assert_eq!(loss.steps, [0, 1, 1, 2], "ties keep MLflow's order");
     assert!(loss.values[1].is_nan(), "is_nan = 1 becomes NaN");
     assert_eq!(loss.values[3], f64::MAX, "as MLflow stored its inf");
+    assert_eq!(
+        db.read_artifact(alpha, "notes.txt").unwrap(),
+        b"from sqlite"
+    );
     let second = db
         .find_run("vision", "alpha-bbbbbbbb")
         .expect("a clashing name gets the run id");

@@ -213,3 +213,68 @@ fn a_rerun_import_never_doubles_a_run_and_replaces_or_skips_as_asked() {
     );
     assert_eq!(db.runs(&runlog::RunFilter::default()).len(), 2);
 }
+
+#[test]
+fn json_lines_carry_status_times_params_and_tags() {
+    let source = tempfile::tempdir().unwrap();
+    {
+        let db = Db::builder(source.path())
+            .durability(Durability::Sync)
+            .open()
+            .unwrap();
+        let run = db.create_run_at("exp", "kept", 1_600_000_000_000).unwrap();
+        db.set_param(run, "lr", "0.1").unwrap();
+        db.set_tag(run, "team", "nlp").unwrap();
+        db.log(run, "loss", 1.5).unwrap();
+        db.set_status_at(run, runlog::RunStatus::Killed, Some(1_600_000_500_000))
+            .unwrap();
+        // A run without points travels too.
+        let empty = db.create_run("exp", "no points").unwrap();
+        db.set_param(empty, "seed", "7").unwrap();
+        db.close().unwrap();
+    }
+    let file = source.path().join("all.jsonl");
+    let out = runlog_db(&[
+        "export",
+        source.path().to_str().unwrap(),
+        "--format",
+        "jsonl",
+        "-o",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let target = tempfile::tempdir().unwrap();
+    let out = runlog_db(&import_args(target.path(), "jsonl", &file, &[]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (from, to) = (
+        Db::open_read_only(source.path()).unwrap(),
+        Db::open_read_only(target.path()).unwrap(),
+    );
+    for name in ["kept", "no points"] {
+        let a = from.run(from.find_run("exp", name).unwrap()).unwrap();
+        let b = to.run(to.find_run("exp", name).unwrap()).unwrap();
+        assert_eq!(
+            (a.status, a.start_ms, a.end_ms, &a.params, &a.tags),
+            (b.status, b.start_ms, b.end_ms, &b.params, &b.tags),
+            "{name}"
+        );
+    }
+    // A bad record is refused by line, writing nothing.
+    let bad = source.path().join("bad.jsonl");
+    std::fs::write(
+        &bad,
+        "{\"record\":\"run\",\"run\":\"r\",\"experiment\":\"e\",\"status\":\"paused\",\"start_ms\":1,\"end_ms\":null,\"params\":{},\"tags\":{}}\n",
+    )
+    .unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let out = runlog_db(&import_args(fresh.path(), "jsonl", &bad, &[]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("line 1") && stderr.contains("paused"),
+        "{stderr}"
+    );
+}

@@ -39,8 +39,21 @@ impl Db {
         source: &mut dyn Read,
         media_type: Option<&str>,
     ) -> Result<Artifact> {
+        self.put_artifact_at_step(run, path, None, source, media_type)
+    }
+
+    /// Like [`Db::put_artifact_from`], with the step of an image series
+    /// (as [`Db::log_image`] sets it), for tools that copy artifacts.
+    pub fn put_artifact_at_step(
+        &self,
+        run: RunId,
+        path: &str,
+        step: Option<i64>,
+        source: &mut dyn Read,
+        media_type: Option<&str>,
+    ) -> Result<Artifact> {
         let media_type = media_type.map_or_else(|| guess_media_type(path), str::to_string);
-        self.put(run, path, source, media_type, None)
+        self.put(run, path, source, media_type, step)
     }
 
     /// Puts `text` as a UTF-8 text artifact at `path` (MLflow's `log_text`).
