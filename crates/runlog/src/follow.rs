@@ -11,6 +11,7 @@ use runlog_segment::{Columns, SeriesId};
 use runlog_wal::{Followed, Lsn, WalFollower};
 
 use crate::catalog::{RunStatus, SeriesName};
+use crate::contents::StreamKind;
 use crate::db::undecodable;
 use crate::ops::{Op, Record};
 use crate::{Db, Result, RunId};
@@ -49,6 +50,26 @@ pub enum Change {
         run: RunId,
         /// Its new status.
         status: RunStatus,
+    },
+    /// Text appended to a text log.
+    LogAppended {
+        /// The run.
+        run: RunId,
+        /// The stream.
+        stream: String,
+        /// Its byte offset in the stream.
+        offset: u64,
+        /// The text.
+        text: String,
+    },
+    /// Artifacts put or deleted.
+    ArtifactChanged {
+        /// The run.
+        run: RunId,
+        /// The artifact's path.
+        path: String,
+        /// Whether it was deleted (else put).
+        deleted: bool,
     },
     /// Points of a metric, in the order they were logged.
     Points {
@@ -178,6 +199,27 @@ impl Follower {
                     return steps.len();
                 }
             }
+            Op::Append {
+                run,
+                stream,
+                offset,
+                bytes,
+            } if stream.kind == StreamKind::Log => changes.push(Change::LogAppended {
+                run,
+                stream: stream.name,
+                offset,
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            }),
+            Op::PutArtifact { run, artifact } => changes.push(Change::ArtifactChanged {
+                run,
+                path: artifact.path,
+                deleted: false,
+            }),
+            Op::DeleteArtifact { run, path } => changes.push(Change::ArtifactChanged {
+                run,
+                path,
+                deleted: true,
+            }),
             _ => {}
         }
         0

@@ -333,6 +333,18 @@ impl Db {
             .ok_or_else(|| unknown(run, "text series", name))
     }
 
+    /// Every text series of `run` with its values in step order: the
+    /// text side of [`Db::get_metrics`].
+    pub fn get_texts(&self, run: RunId) -> Result<std::collections::BTreeMap<String, Vec<String>>> {
+        self.text_series(run)?
+            .into_iter()
+            .map(|name| {
+                let values = self.text_history(run, &name)?.into_iter().map(|p| p.value);
+                Ok((name, values.collect()))
+            })
+            .collect()
+    }
+
     /// The names of `run`'s text series, sorted.
     pub fn text_series(&self, run: RunId) -> Result<Vec<String>> {
         let state = self.shared.state.read();

@@ -451,3 +451,42 @@ fn table_rows_hold_string_cells_beside_numbers() {
         "refused rows write nothing"
     );
 }
+
+#[test]
+fn followers_see_log_appends_and_artifact_changes_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = writer(dir.path());
+    let run = db.create_run("e", "r").unwrap();
+    let mut follower = db.follow();
+    db.append_log(run, "stdout", "a\n").unwrap();
+    db.put_artifact(run, "x.txt", b"x").unwrap();
+    db.append_log(run, "stdout", "b\n").unwrap();
+    db.delete_artifact(run, "x.txt").unwrap();
+    db.log_str(run, "phase", "p").unwrap();
+    let changes = follower.poll().unwrap();
+    let seen: Vec<String> = changes
+        .iter()
+        .map(|c| match c {
+            runlog::Change::LogAppended {
+                stream,
+                offset,
+                text,
+                ..
+            } => format!("{stream}@{offset}:{text}"),
+            runlog::Change::ArtifactChanged { path, deleted, .. } => {
+                format!("{path} deleted={deleted}")
+            }
+            other => format!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "stdout@0:a\n",
+            "x.txt deleted=false",
+            "stdout@2:b\n",
+            "x.txt deleted=true"
+        ]
+    );
+    assert_eq!(db.get_texts(run).unwrap()["phase"], ["p"]);
+}
