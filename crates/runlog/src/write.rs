@@ -715,7 +715,43 @@ impl Db {
     /// Logs `value` to metric `name` at the step after the last one logged
     /// to it (0 for a new metric), timestamped now; returns the step.
     pub fn log(&self, run: RunId, name: &str, value: f64) -> Result<i64> {
-        self.log_list(run, name, &[value]).map(|steps| steps.start)
+        self.log_point(run, name, None, None, value)
+    }
+
+    /// Logs one point; a step left out is the one after the metric's last
+    /// (0 for a new metric), a timestamp left out is now (ms). Returns the
+    /// step. What front ends call for `run.log(name, value, step=None,
+    /// timestamp=None)`.
+    pub fn log_point(
+        &self,
+        run: RunId,
+        name: &str,
+        step: Option<i64>,
+        timestamp_ms: Option<i64>,
+        value: f64,
+    ) -> Result<i64> {
+        self.write(|catalog, now| {
+            let mut new = NewSeries::new(catalog);
+            let series = new.metric(self, run, name)?;
+            let step = match step {
+                Some(step) => step,
+                None => new.next_step(series).ok_or_else(|| Error::StepOverflow {
+                    run,
+                    name: name.to_string(),
+                    count: 1,
+                })?,
+            };
+            let mut ops = new.ops;
+            ops.push(Op::Points {
+                series,
+                points: PointColumns::One {
+                    step,
+                    timestamp: timestamp_ms.unwrap_or(now),
+                    value,
+                },
+            });
+            Ok((ops, step))
+        })
     }
 
     /// Logs one point with an explicit step and timestamp (ms).
@@ -727,20 +763,8 @@ impl Db {
         timestamp_ms: i64,
         value: f64,
     ) -> Result<()> {
-        self.write(|catalog, _| {
-            let mut new = NewSeries::new(catalog);
-            let series = new.metric(self, run, name)?;
-            let mut ops = new.ops;
-            ops.push(Op::Points {
-                series,
-                points: PointColumns::One {
-                    step,
-                    timestamp: timestamp_ms,
-                    value,
-                },
-            });
-            Ok((ops, ()))
-        })
+        self.log_point(run, name, Some(step), Some(timestamp_ms), value)
+            .map(drop)
     }
 
     /// Logs many points, of any metrics of one run, as one atomic write:
