@@ -135,3 +135,13 @@ def test_names_over_the_limit_are_refused(run):
     with pytest.raises(runlog.InvalidError):
         run.log("", 1.0)
     assert run.get_metrics() == {}
+
+
+def test_whole_columns_with_explicit_steps(run):
+    run.log_points("loss", np.array([5, 3, 9]), np.array([0.5, 0.3, 0.9]), [10, 20, 30])
+    history = run.get_history("loss")
+    assert history.steps.tolist() == [3, 5, 9]
+    assert history.timestamps.tolist() == [20, 10, 30]
+    with pytest.raises(runlog.InvalidError, match="as many of each"):
+        run.log_points("loss", [1, 2], [0.1])
+    assert len(run.get_history("loss").values) == 3

@@ -184,6 +184,7 @@ class Run:
         self._owner = store
         self._store = store._store
         self.id = run_id
+        self._log = store._store.log
 
     def __repr__(self) -> str:
         info = self.info
@@ -242,6 +243,13 @@ class Run:
         scalar or 0-d tensor (with ``.item()``), or a str (a text series).
         ``step`` defaults to the one after the metric's last (0 first),
         ``timestamp`` (ms since the epoch) to now. Returns the step."""
+        # The common case of a training loop, without conversions.
+        if (
+            type(value) is float
+            and (step is None or type(step) is int)
+            and (timestamp is None or type(timestamp) is int)
+        ):
+            return self._log(self.id, name, value, step, timestamp)
         value = _values.scalar(name, value)
         step, timestamp = _values.step(step), _values.timestamp(timestamp)
         if isinstance(value, str):
@@ -253,6 +261,17 @@ class Run:
         consecutive steps, reading the buffer directly; returns the steps."""
         start, end = self._store.log_list(self.id, name, _values.float_array(name, values))
         return range(start, end)
+
+    def log_points(self, name: str, steps: Any, values: Any, timestamps: Any = None) -> None:
+        """Log whole columns of metric ``name`` (explicit steps, values, and
+        timestamps in ms or now) as one atomic write, from numpy arrays or
+        lists, without a Python loop per point."""
+        values = _values.float_array(name, values)
+        steps = np.ascontiguousarray(steps, dtype=np.int64)
+        if timestamps is None:
+            timestamps = np.full(len(values), int(time.time() * 1000), dtype=np.int64)
+        timestamps = np.ascontiguousarray(timestamps, dtype=np.int64)
+        self._store.log_columns(self.id, name, steps, timestamps, values)
 
     def log_metrics(
         self, metrics: Mapping[str, Any], step: int, timestamp: int | None = None
