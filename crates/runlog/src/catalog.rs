@@ -10,6 +10,7 @@ use runlog_segment::{SeriesId, Stats};
 
 use crate::blobs::BlobHash;
 use crate::contents::{Artifact, LOG_CHUNK_BYTES, Stream, StreamChunk, StreamKey};
+use crate::experiments::Experiments;
 use crate::id_map::IdMap;
 use crate::wire::{DecodeError, Decoder, Encoder};
 
@@ -264,6 +265,8 @@ pub(crate) struct Catalog {
     pub released: Vec<BlobHash>,
     /// Streams whose tail reached [`LOG_CHUNK_BYTES`], for the flusher.
     pub ready_to_seal: Vec<(RunId, StreamKey)>,
+    /// Every experiment.
+    pub experiments: Experiments,
 }
 
 impl Catalog {
@@ -321,8 +324,17 @@ impl Catalog {
         }
     }
 
-    /// Adds a run; an existing id is left as it is (replay is idempotent).
+    /// Adds a run, registering its experiment if new; an existing id is
+    /// left as it is (replay is idempotent).
     pub(crate) fn create_run(&mut self, info: RunInfo) {
+        if !self.runs.contains_key(&info.id) {
+            self.experiments.register(&info.experiment, info.start_ms);
+        }
+        self.insert_run(info);
+    }
+
+    /// Adds a run without registering its experiment.
+    fn insert_run(&mut self, info: RunInfo) {
         if self.runs.contains_key(&info.id) {
             return;
         }
@@ -351,7 +363,7 @@ impl Catalog {
         let key = (info.experiment.clone(), info.name.clone());
         let holder = self.run_names.get(&key).copied();
         let id = info.id;
-        self.create_run(info);
+        self.insert_run(info);
         // The name stays with whoever held it.
         match holder {
             Some(holder) => self.run_names.insert(key, holder),
@@ -375,6 +387,7 @@ impl Catalog {
             {
                 entry.staged = false;
                 let key = (entry.info.experiment.clone(), entry.info.name.clone());
+                self.experiments.register(&key.0, entry.info.start_ms);
                 self.run_names.insert(key, *run);
             }
         }

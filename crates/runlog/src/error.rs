@@ -256,6 +256,18 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// No experiment has this id.
+    #[error("no experiment with id {0}")]
+    UnknownExperiment(crate::ExperimentId),
+    /// An experiment of this name exists (or existed: deleted ones keep
+    /// their names).
+    #[error("an experiment named {} exists already (id {existing})", shown(name))]
+    ExperimentExists {
+        /// The name asked for.
+        name: String,
+        /// The experiment that has it.
+        existing: crate::ExperimentId,
+    },
     /// An option is out of range.
     #[error("invalid option {name} = {value}: {rule}")]
     InvalidOption {

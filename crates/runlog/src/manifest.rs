@@ -22,6 +22,8 @@
 //!             has_last_step:u8 last_step:i64 has_latest:u8
 //!             (step:i64 timestamp:i64 value:str)?              only if has_latest = 1
 //! chunk    := hash:u8{32} offset:u64 len:u64 first_item:u64 items:u64
+//! experiments := count:u32 (id:u64 name:str created_ms:i64          version 4 on
+//!             deleted:u8 tag_count:u32 (key:str value:str)*)* next:u64
 //! ```
 //!
 //! `docs/format-manifest.md` describes every field.
@@ -33,15 +35,17 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
 use crate::contents::{Artifact, Stream, StreamKey, StreamKind};
+use crate::experiments::Experiments;
 use crate::wire::{DecodeError, Decoder, Encoder};
 use crate::{Error, Result, RunId};
 
 /// The manifest's file name in the database directory.
 pub(crate) const MANIFEST: &str = "MANIFEST";
-/// The manifest format version this build writes (it reads 1 and 2 as
+/// The manifest format version this build writes (it reads 1 to 3 as
 /// well: version 2 adds the staged flag to a run's flags byte, version 3
-/// the contents section).
-pub(crate) const MANIFEST_VERSION: u32 = 3;
+/// the contents section, version 4 the experiments; before it, the
+/// experiments are those the runs name, numbered by first run).
+pub(crate) const MANIFEST_VERSION: u32 = 4;
 /// The oldest manifest version this build reads.
 pub(crate) const OLDEST_MANIFEST_VERSION: u32 = 1;
 const MAGIC: &[u8; 8] = b"RUNLOGMF";
@@ -129,6 +133,7 @@ impl Manifest {
                 stream.encode(&mut e);
             }
         }
+        self.catalog.experiments.encode(&mut e);
         e.bytes
     }
 
@@ -210,6 +215,9 @@ impl Manifest {
         }
         if version >= 3 {
             decode_contents(&mut d, &mut catalog)?;
+        }
+        if version >= 4 {
+            catalog.experiments = Experiments::decode(&mut d)?;
         }
         if !d.is_done() {
             return Err((d.position(), "bytes after the catalog".into()));

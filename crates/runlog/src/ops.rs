@@ -22,6 +22,10 @@
 //!             time_ms:i64 step:i64 (i64::MIN = none)                  (its blob is in place)
 //!         | 13 run:u64 path:str                                       delete an artifact
 //!         | 14 run:u64 kind:u8 name:str offset:u64 len:u32 u8{len}    append to a stream
+//!         | 15 id:u64 name:str created_ms:i64                         create an experiment
+//!         | 16 id:u64 name:str                                        rename an experiment
+//!         | 17 id:u64 deleted:u8                                      delete or restore one
+//!         | 18 id:u64 key:str value:str                               set an experiment tag
 //!             (kind 0 text log; 1 text series, 2 string cells of a table
 //!              column `TABLE/COLUMN`: records step:i64 timestamp:i64 value:str)
 //! str    := len:u32 utf8-bytes
@@ -43,6 +47,7 @@ use crate::blobs::BlobHash;
 use crate::catalog::{Catalog, Interner, RunInfo, RunStatus, SeriesName};
 use crate::contents::{Artifact, StreamKey, StreamKind};
 use crate::db::absorb;
+use crate::experiments::rename_runs;
 use crate::memtable::Memtable;
 use crate::wire::{DecodeError, Decoder, Encoder};
 
@@ -103,6 +108,24 @@ pub(crate) enum Op {
     DeleteArtifact {
         run: RunId,
         path: String,
+    },
+    CreateExperiment {
+        id: u64,
+        name: String,
+        created_ms: i64,
+    },
+    RenameExperiment {
+        id: u64,
+        name: String,
+    },
+    SetExperimentDeleted {
+        id: u64,
+        deleted: bool,
+    },
+    SetExperimentTag {
+        id: u64,
+        key: String,
+        value: String,
     },
     /// Bytes appended to a stream, at `offset` (so a replay on top of a
     /// snapshot that holds them skips them).
@@ -275,6 +298,17 @@ fn summary(op: &Op) -> String {
             artifact.path, artifact.size, artifact.media_type, artifact.hash
         ),
         Op::DeleteArtifact { run, path } => format!("run {run} delete artifact {path}"),
+        Op::CreateExperiment { id, name, .. } => format!("create experiment {id} {name}"),
+        Op::RenameExperiment { id, name } => format!("rename experiment {id} to {name}"),
+        Op::SetExperimentDeleted { id, deleted } => {
+            format!(
+                "experiment {id} {}",
+                if *deleted { "deleted" } else { "restored" }
+            )
+        }
+        Op::SetExperimentTag { id, key, value } => {
+            format!("experiment {id} tag {key}={value}")
+        }
         Op::Append {
             run,
             stream,
@@ -391,6 +425,32 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u8(13);
             e.u64(run.0);
             e.str(path);
+        }
+        Op::CreateExperiment {
+            id,
+            name,
+            created_ms,
+        } => {
+            e.u8(15);
+            e.u64(*id);
+            e.str(name);
+            e.i64(*created_ms);
+        }
+        Op::RenameExperiment { id, name } => {
+            e.u8(16);
+            e.u64(*id);
+            e.str(name);
+        }
+        Op::SetExperimentDeleted { id, deleted } => {
+            e.u8(17);
+            e.u64(*id);
+            e.u8(u8::from(*deleted));
+        }
+        Op::SetExperimentTag { id, key, value } => {
+            e.u8(18);
+            e.u64(*id);
+            e.str(key);
+            e.str(value);
         }
         Op::Append {
             run,
@@ -526,6 +586,24 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             run: RunId(d.u64()?),
             path: d.str()?,
         },
+        15 => Op::CreateExperiment {
+            id: d.u64()?,
+            name: d.str()?,
+            created_ms: d.i64()?,
+        },
+        16 => Op::RenameExperiment {
+            id: d.u64()?,
+            name: d.str()?,
+        },
+        17 => Op::SetExperimentDeleted {
+            id: d.u64()?,
+            deleted: d.u8()? != 0,
+        },
+        18 => Op::SetExperimentTag {
+            id: d.u64()?,
+            key: d.str()?,
+            value: d.str()?,
+        },
         14 => {
             let run = RunId(d.u64()?);
             let kind = StreamKind::decode(d)?;
@@ -642,6 +720,26 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         Op::DeleteArtifact { run, path } => {
             catalog.delete_artifact(*run, path);
             memtable.count_catalog_bytes(64 + path.len());
+        }
+        Op::CreateExperiment {
+            id,
+            name,
+            created_ms,
+        } => catalog.experiments.create(*id, name, *created_ms),
+        Op::RenameExperiment { id, name } => {
+            if let Some(old) = catalog.experiments.rename(*id, name) {
+                rename_runs(catalog, &old, name);
+            }
+        }
+        Op::SetExperimentDeleted { id, deleted } => {
+            if let Some(entry) = catalog.experiments.get_mut(*id) {
+                entry.deleted = *deleted;
+            }
+        }
+        Op::SetExperimentTag { id, key, value } => {
+            if let Some(entry) = catalog.experiments.get_mut(*id) {
+                entry.tags.insert(key.clone(), value.clone());
+            }
         }
         Op::Append {
             run,
@@ -772,6 +870,24 @@ mod tests {
                     stream: StreamKey::text("phase"),
                     offset: 0,
                     bytes: vec![1, 2, 3],
+                },
+                Op::CreateExperiment {
+                    id: 3,
+                    name: "vision".into(),
+                    created_ms: 4,
+                },
+                Op::RenameExperiment {
+                    id: 3,
+                    name: "vision-2".into(),
+                },
+                Op::SetExperimentDeleted {
+                    id: 3,
+                    deleted: true,
+                },
+                Op::SetExperimentTag {
+                    id: 3,
+                    key: "owner".into(),
+                    value: "me".into(),
                 },
                 Op::DeleteRun { run: RunId(1) },
             ],
