@@ -26,6 +26,7 @@
 //!         | 16 id:u64 name:str                                        rename an experiment
 //!         | 17 id:u64 deleted:u8                                      delete or restore one
 //!         | 18 id:u64 key:str value:str                               set an experiment tag
+//!         | 19 run:u64 key:str                                        delete a tag
 //!             (kind 0 text log; 1 text series, 2 string cells of a table
 //!              column `TABLE/COLUMN`: records step:i64 timestamp:i64 value:str)
 //! str    := len:u32 utf8-bytes
@@ -126,6 +127,10 @@ pub(crate) enum Op {
         id: u64,
         key: String,
         value: String,
+    },
+    DeleteTag {
+        run: RunId,
+        key: String,
     },
     /// Bytes appended to a stream, at `offset` (so a replay on top of a
     /// snapshot that holds them skips them).
@@ -309,6 +314,7 @@ fn summary(op: &Op) -> String {
         Op::SetExperimentTag { id, key, value } => {
             format!("experiment {id} tag {key}={value}")
         }
+        Op::DeleteTag { run, key } => format!("run {run} delete tag {key}"),
         Op::Append {
             run,
             stream,
@@ -451,6 +457,11 @@ fn encode_op(e: &mut Encoder, op: &Op) {
             e.u64(*id);
             e.str(key);
             e.str(value);
+        }
+        Op::DeleteTag { run, key } => {
+            e.u8(19);
+            e.u64(run.0);
+            e.str(key);
         }
         Op::Append {
             run,
@@ -604,6 +615,10 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             key: d.str()?,
             value: d.str()?,
         },
+        19 => Op::DeleteTag {
+            run: RunId(d.u64()?),
+            key: d.str()?,
+        },
         14 => {
             let run = RunId(d.u64()?);
             let kind = StreamKind::decode(d)?;
@@ -739,6 +754,11 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         Op::SetExperimentTag { id, key, value } => {
             if let Some(entry) = catalog.experiments.get_mut(*id) {
                 entry.tags.insert(key.clone(), value.clone());
+            }
+        }
+        Op::DeleteTag { run, key } => {
+            if let Some(entry) = catalog.runs.get_mut(run) {
+                entry.info.tags.remove(key);
             }
         }
         Op::Append {
@@ -888,6 +908,10 @@ mod tests {
                     id: 3,
                     key: "owner".into(),
                     value: "me".into(),
+                },
+                Op::DeleteTag {
+                    run: RunId(2),
+                    key: "k".into(),
                 },
                 Op::DeleteRun { run: RunId(1) },
             ],

@@ -644,6 +644,21 @@ impl Db {
         })
     }
 
+    /// Deletes a tag of a run (nothing if it has none of that key).
+    pub fn delete_tag(&self, run: RunId, key: &str) -> Result<()> {
+        self.write(|catalog, _| {
+            let entry = catalog.run(run).ok_or(Error::UnknownRun(run))?;
+            if !entry.info.tags.contains_key(key) {
+                return Ok((Vec::new(), ()));
+            }
+            let op = Op::DeleteTag {
+                run,
+                key: key.to_string(),
+            };
+            Ok((vec![op], ()))
+        })
+    }
+
     /// Creates a staged run for an import: logged to like any run, but
     /// invisible to run lists, experiments and [`Db::find_run`], and holding
     /// no name, until [`Db::publish_runs`] makes it visible together with

@@ -1,0 +1,301 @@
+//! The router without a socket (tower `oneshot`): junk gets a 4xx with
+//! MLflow's error JSON, never a 5xx; limits; auth; artifact paths.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use runlog::Db;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+fn app(dir: &std::path::Path, token: Option<&str>) -> Router {
+    let db = Arc::new(Db::open(dir).unwrap());
+    runlog_server::router(db, token.map(String::from)).unwrap()
+}
+
+async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+async fn new_run(app: &Router) -> String {
+    let (status, body) = call(
+        app,
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        r#"{"experiment_id": "0"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["run"]["info"]["run_id"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn junk_gets_a_4xx_with_mlflows_error_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None);
+    let run = new_run(&app).await;
+    let cases = [
+        ("POST", "/api/2.0/mlflow/runs/log-batch", "{not json"),
+        ("POST", "/api/2.0/mlflow/runs/log-batch", r#"{"run_id": 5}"#),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/log-metric",
+            &format!(r#"{{"run_id": "{run}", "key": "m", "value": "lots"}}"#),
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/log-metric",
+            &format!(r#"{{"run_id": "{run}", "key": "m", "value": 1, "step": 1e999}}"#),
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/log-metric",
+            &format!(r#"{{"run_id": "{run}", "key": "", "value": 1}}"#),
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            r#"{"filter": "metrics.loss <"}"#,
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            r#"{"filter": "bogus.x = 1"}"#,
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/search",
+            r#"{"filter": "params.lr = 'unclosed"}"#,
+        ),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/update",
+            &format!(r#"{{"run_id": "{run}", "status": "SLEEPING"}}"#),
+        ),
+        (
+            "GET",
+            "/api/2.0/mlflow/metrics/get-history?run_id=0&metric_key=m&max_results=-1",
+            "",
+        ),
+        (
+            "GET",
+            "/api/2.0/mlflow/metrics/get-history?run_id=0&metric_key=m&page_token=zz",
+            "",
+        ),
+        (
+            "PUT",
+            "/api/2.0/mlflow-artifacts/artifacts/0/0/artifacts/../../etc/passwd",
+            "x",
+        ),
+        (
+            "PUT",
+            "/api/2.0/mlflow-artifacts/artifacts/0/0/artifacts//abs",
+            "x",
+        ),
+        (
+            "PUT",
+            "/api/2.0/mlflow-artifacts/artifacts/0/0/elsewhere/x",
+            "x",
+        ),
+    ];
+    for (method, uri, body) in cases {
+        let (status, answer) = call(&app, method, uri, body).await;
+        assert!(
+            status.is_client_error(),
+            "{method} {uri} {body}: {status} {answer}"
+        );
+        assert!(
+            answer["error_code"].is_string() && answer["message"].is_string(),
+            "{uri}: {answer}"
+        );
+    }
+    let (status, answer) = call(&app, "GET", "/api/2.0/mlflow/runs/get?run_id=12345", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error_code"], "RESOURCE_DOES_NOT_EXIST");
+    let (status, _) = call(&app, "GET", "/api/2.0/mlflow/nothing-here", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn log_batch_keeps_mlflows_limits_and_writes_nothing_over_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None);
+    let run = new_run(&app).await;
+    let metrics: Vec<Value> = (0..1001)
+        .map(|i| json!({"key": "m", "value": 1.0, "timestamp": 1, "step": i}))
+        .collect();
+    let body = json!({"run_id": run, "metrics": metrics}).to_string();
+    let (status, answer) = call(&app, "POST", "/api/2.0/mlflow/runs/log-batch", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error_code"], "INVALID_PARAMETER_VALUE");
+    let long = "k".repeat(251);
+    let body = json!({"run_id": run, "params": [{"key": long, "value": "1"}]}).to_string();
+    let (status, _) = call(&app, "POST", "/api/2.0/mlflow/runs/log-batch", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let body =
+        json!({"run_id": run, "tags": [{"key": "t", "value": "v".repeat(8001)}]}).to_string();
+    let (status, _) = call(&app, "POST", "/api/2.0/mlflow/runs/log-batch", &body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, got) = call(
+        &app,
+        "GET",
+        &format!("/api/2.0/mlflow/runs/get?run_id={run}"),
+        "",
+    )
+    .await;
+    assert_eq!(got["run"]["data"]["metrics"], json!([]));
+    assert_eq!(got["run"]["data"]["params"], json!([]));
+    // Within the limits, with non-finite values as MLflow spells them.
+    let body = json!({"run_id": run, "metrics": [
+        {"key": "m", "value": "NaN", "timestamp": 5, "step": 0},
+        {"key": "m", "value": "-Infinity", "timestamp": "6", "step": "1"},
+        {"key": "m", "value": -0.0, "timestamp": 7, "step": 2},
+    ]})
+    .to_string();
+    let (status, answer) = call(&app, "POST", "/api/2.0/mlflow/runs/log-batch", &body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (_, history) = call(
+        &app,
+        "GET",
+        &format!("/api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key=m&max_results=2"),
+        "",
+    )
+    .await;
+    assert_eq!(history["metrics"][0]["value"], "NaN");
+    assert_eq!(history["metrics"][1]["value"], "-Infinity");
+    assert_eq!(history["next_page_token"], "2");
+    let (_, rest) = call(
+        &app,
+        "GET",
+        &format!("/api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key=m&page_token=2"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        rest["metrics"][0]["value"].as_f64().map(f64::to_bits),
+        Some((-0.0f64).to_bits())
+    );
+    assert!(rest.get("next_page_token").is_none());
+}
+
+#[tokio::test]
+async fn without_the_token_nothing_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), Some("s3cret"));
+    let (status, answer) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        r#"{"name": "x"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(answer["error_code"], "UNAUTHENTICATED");
+    let request = Request::builder()
+        .method("POST")
+        .uri("/api/2.0/mlflow/experiments/create")
+        .header("authorization", "Bearer s3cret")
+        .body(Body::from(r#"{"name": "x"}"#))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let (status, _) = call(&app, "GET", "/health", "").await;
+    assert_eq!(status, StatusCode::OK, "health needs no token");
+    drop(app);
+    let db = Db::open_read_only(dir.path()).unwrap();
+    let names: Vec<String> = db.list_experiments().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, ["Default", "x"], "only the authorized create wrote");
+}
+
+#[tokio::test]
+async fn experiments_round_trip_and_default_is_there_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None);
+    let (_, default) = call(
+        &app,
+        "GET",
+        "/api/2.0/mlflow/experiments/get?experiment_id=0",
+        "",
+    )
+    .await;
+    assert_eq!(default["experiment"]["name"], "Default");
+    let (_, created) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        r#"{"name": "vision", "tags": [{"key": "k", "value": "v"}]}"#,
+    )
+    .await;
+    let id = created["experiment_id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        r#"{"name": "vision"}"#,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, got) = call(
+        &app,
+        "GET",
+        "/api/2.0/mlflow/experiments/get-by-name?experiment_name=vision",
+        "",
+    )
+    .await;
+    assert_eq!(got["experiment"]["experiment_id"], id.as_str());
+    assert_eq!(
+        got["experiment"]["tags"],
+        json!([{"key": "k", "value": "v"}])
+    );
+    call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/update",
+        &json!({"experiment_id": id, "new_name": "vision-2"}).to_string(),
+    )
+    .await;
+    call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/delete",
+        &json!({"experiment_id": id}).to_string(),
+    )
+    .await;
+    let (_, active) = call(&app, "POST", "/api/2.0/mlflow/experiments/search", "{}").await;
+    assert_eq!(active["experiments"].as_array().unwrap().len(), 1);
+    let (_, deleted) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/search",
+        r#"{"view_type": "DELETED_ONLY"}"#,
+    )
+    .await;
+    assert_eq!(deleted["experiments"][0]["name"], "vision-2");
+    let (status, _) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/runs/create",
+        &json!({"experiment_id": id}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a deleted experiment takes no runs"
+    );
+}
