@@ -1,7 +1,8 @@
 //! `runlog-server DIR [--host 127.0.0.1] [--port 5000] [--token T]`: an
 //! MLflow-compatible tracking server over the runlog database in DIR.
 //! Loopback unless told otherwise; shuts down gracefully on SIGINT and
-//! SIGTERM (in-flight requests finish, the database is closed).
+//! SIGTERM (in-flight requests finish, the database is closed). Every
+//! write is durable before its answer (`Durability::Sync`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -61,7 +62,12 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    let db = match runlog::Db::open(&cli.dir) {
+    // Sync: an HTTP 200 means the write is on disk (concurrent requests
+    // share their fsyncs).
+    let opened = runlog::Db::builder(&cli.dir)
+        .durability(runlog::Durability::Sync)
+        .open();
+    let db = match opened {
         Ok(db) => Arc::new(db),
         Err(e) => {
             eprintln!("runlog-server: {e}");

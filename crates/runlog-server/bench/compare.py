@@ -1,0 +1,209 @@
+"""runlog-server against the real MLflow tracking server (SQLite store),
+side by side in one run, driven by the same mlflow client code.
+
+    target/bench-venv/bin/python crates/runlog-server/bench/compare.py [SECONDS]
+
+Needs `mlflow` (the full package, for `mlflow server`) in that venv and a
+release build of runlog-server (`cargo build --release -p runlog-server`).
+Each phase runs for SECONDS (default 10) or a fixed amount of work:
+
+- log_batch throughput (points/s) and p50/p99 latency, 1 and 32 clients,
+  100 points a batch (the standard workload's metrics);
+- get-history of one metric of HISTORY points;
+- search_runs over RUNS runs (a filter on a metric);
+- the server's peak RSS.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
+
+from mlflow import MlflowClient
+from mlflow.entities import Metric
+
+HISTORY = 100_000
+RUNS = 1_000
+
+
+def wait_healthy(url: str, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def peak_rss(pid: int) -> int:
+    """Peak RSS in bytes of a process and its children (VmHWM)."""
+    total = 0
+    for proc in [pid, *children(pid)]:
+        try:
+            for line in open(f"/proc/{proc}/status"):
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            pass
+    return total
+
+
+def children(pid: int) -> list[int]:
+    out = []
+    try:
+        for child in open(f"/proc/{pid}/task/{pid}/children").read().split():
+            out.append(int(child))
+            out.extend(children(int(child)))
+    except OSError:
+        pass
+    return out
+
+
+def load(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
+    client = MlflowClient(url)
+    experiment = client.create_experiment(f"load-{clients}-{time.time_ns()}")
+    runs = [client.create_run(experiment).info.run_id for _ in range(clients)]
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    stop = time.monotonic() + seconds
+
+    def work(i: int) -> None:
+        mine = MlflowClient(url)
+        batch = 0
+        while time.monotonic() < stop:
+            metrics = [
+                Metric(f"m{j % 10}", float(j), 1_700_000_000_000 + batch, batch * 10 + j // 10)
+                for j in range(100)
+            ]
+            started = time.perf_counter()
+            mine.log_batch(runs[i], metrics=metrics)
+            latencies[i].append(time.perf_counter() - started)
+            batch += 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    started = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    all_latencies = sorted(x for per in latencies for x in per)
+    points = len(all_latencies) * 100
+    p50 = statistics.median(all_latencies)
+    p99 = all_latencies[int(0.99 * (len(all_latencies) - 1))]
+    return points / elapsed, p50, p99
+
+
+def history(url: str) -> float:
+    client = MlflowClient(url)
+    run = client.create_run(client.create_experiment(f"history-{time.time_ns()}")).info.run_id
+    for start in range(0, HISTORY, 1000):
+        client.log_batch(
+            run,
+            metrics=[
+                Metric("loss", float(i), 1_700_000_000_000 + i, i)
+                for i in range(start, start + 1000)
+            ],
+        )
+    started = time.perf_counter()
+    got = client.get_metric_history(run, "loss")
+    elapsed = time.perf_counter() - started
+    assert len(got) == HISTORY, len(got)
+    return elapsed
+
+
+def search(url: str) -> float:
+    client = MlflowClient(url)
+    experiment = client.create_experiment(f"search-{time.time_ns()}")
+    for i in range(RUNS):
+        run = client.create_run(experiment).info.run_id
+        client.log_batch(run, metrics=[Metric("loss", i / RUNS, 1, 0)])
+    started = time.perf_counter()
+    found = client.search_runs([experiment], filter_string="metrics.loss < 0.5", max_results=RUNS)
+    elapsed = time.perf_counter() - started
+    assert len(found) == RUNS // 2, len(found)
+    return elapsed
+
+
+def measure(name: str, command: list[str], url: str, seconds: float) -> dict:
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(url)
+        one = load(url, 1, seconds)
+        many = load(url, 32, seconds)
+        hist = history(url)
+        found = search(url)
+        rss = peak_rss(process.pid)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    return {"name": name, "one": one, "many": many, "history": hist, "search": found, "rss": rss}
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10
+    root = os.path.dirname(
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    )
+    binary = os.path.join(root, "target", "release", "runlog-server")
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [
+            measure(
+                "runlog-server",
+                [binary, f"{tmp}/runlog", "--port", "5101"],
+                "http://127.0.0.1:5101",
+                seconds,
+            ),
+            measure(
+                "mlflow server (SQLite)",
+                [
+                    sys.executable,
+                    "-m",
+                    "mlflow",
+                    "server",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "5102",
+                    "--backend-store-uri",
+                    f"sqlite:///{tmp}/mlflow.db",
+                    "--artifacts-destination",
+                    f"{tmp}/artifacts",
+                    "--workers",
+                    "4",
+                ],
+                "http://127.0.0.1:5102",
+                seconds,
+            ),
+        ]
+    print(
+        f"# Tracking servers side by side, {time.strftime('%F')}, {seconds:.0f} s per load phase\n"
+    )
+    print(
+        "| server | log_batch, 1 client (points/s) | p50 / p99 "
+        "| log_batch, 32 clients (points/s) | p50 / p99 "
+        f"| get-history of {HISTORY:,} points | search_runs over {RUNS:,} runs | peak RSS |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        (one, p50a, p99a), (many, p50b, p99b) = r["one"], r["many"]
+        print(
+            f"| {r['name']} | {one:,.0f} | {p50a * 1e3:.2f} / {p99a * 1e3:.2f} ms | {many:,.0f} | "
+            f"{p50b * 1e3:.2f} / {p99b * 1e3:.2f} ms | {r['history'] * 1e3:,.0f} ms | "
+            f"{r['search'] * 1e3:,.0f} ms | {r['rss'] / 2**20:,.0f} MiB |"
+        )
+
+
+if __name__ == "__main__":
+    main()
