@@ -17,9 +17,6 @@ closed (everything logged made durable) when the interpreter exits.
 
 from __future__ import annotations
 
-import atexit
-import weakref
-
 from runlog._runlog import (
     ClosedError,
     CorruptError,
@@ -59,8 +56,6 @@ __all__ = [
     "open",
 ]
 
-_open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
-
 
 def open(path, read_only: bool = False, durability: str = "group") -> Store:
     """Open (or create) the runlog database in directory ``path``.
@@ -72,16 +67,4 @@ def open(path, read_only: bool = False, durability: str = "group") -> Store:
     once it is on disk) or ``"buffered"`` (on disk at ``flush``, ``close``
     or exit).
     """
-    store = Store(path, read_only=read_only, durability=durability)
-    _open_stores.add(store)
-    return store
-
-
-@atexit.register
-def _close_open_stores() -> None:
-    """Closes every store still open, so that nothing logged is lost."""
-    for store in list(_open_stores):
-        try:
-            store.close()
-        except Error:
-            pass
+    return Store(path, read_only=read_only, durability=durability)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import io
 import os
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -58,6 +60,19 @@ class RunList(list):
         return pd.DataFrame(rows)
 
 
+_open_stores: weakref.WeakSet[Store] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_stores() -> None:
+    """Closes every store still open at exit, so that nothing logged is lost."""
+    for store in list(_open_stores):
+        try:
+            store.close()
+        except _runlog.Error:
+            pass
+
+
 class Store:
     """An open runlog database. Use :func:`runlog.open` to get one.
 
@@ -67,6 +82,7 @@ class Store:
 
     def __init__(self, path, read_only: bool = False, durability: str = "group"):
         self._store = _runlog.Store(os.fspath(path), read_only, durability)
+        _open_stores.add(self)
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else ("read-only" if self.read_only else "open")
