@@ -299,3 +299,75 @@ async fn experiments_round_trip_and_default_is_there_from_the_start() {
         "a deleted experiment takes no runs"
     );
 }
+
+/// Routes that take a body or a query, for the junk property.
+const ROUTES: [(&str, &str); 12] = [
+    ("POST", "/api/2.0/mlflow/experiments/create"),
+    ("POST", "/api/2.0/mlflow/experiments/search"),
+    ("POST", "/api/2.0/mlflow/experiments/update"),
+    ("POST", "/api/2.0/mlflow/runs/create"),
+    ("POST", "/api/2.0/mlflow/runs/update"),
+    ("POST", "/api/2.0/mlflow/runs/log-metric"),
+    ("POST", "/api/2.0/mlflow/runs/log-batch"),
+    ("POST", "/api/2.0/mlflow/runs/search"),
+    ("POST", "/api/2.0/mlflow/runs/set-tag"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history"),
+    ("GET", "/api/2.0/mlflow/runs/get"),
+    ("PUT", "/api/2.0/mlflow-artifacts/artifacts/0/0/artifacts/x"),
+];
+
+fn junk() -> impl proptest::strategy::Strategy<Value = String> {
+    use proptest::prelude::*;
+    prop_oneof![
+        any::<Vec<u8>>().prop_map(|b| String::from_utf8_lossy(&b).into_owned()),
+        // JSON-shaped: the fields the routes read, with values of any type.
+        (
+            prop::sample::select(vec![
+                "run_id",
+                "experiment_id",
+                "key",
+                "value",
+                "step",
+                "timestamp",
+                "metrics",
+                "filter",
+                "order_by",
+                "max_results",
+                "page_token",
+                "name",
+                "status"
+            ]),
+            prop_oneof![
+                Just("null".to_string()),
+                Just("1e999".to_string()),
+                Just("-9223372036854775809".to_string()),
+                Just("[{\"key\": 1}]".to_string()),
+                Just("{\"a\": []}".to_string()),
+                "\"[a-z%_' ]{0,12}\"".prop_map(String::from),
+                any::<i64>().prop_map(|n| n.to_string()),
+            ],
+        )
+            .prop_map(|(k, v)| format!("{{\"{k}\": {v}, \"run_id\": \"0\"}}")),
+    ]
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn junk_never_gets_a_5xx(route in 0..ROUTES.len(), body in junk()) {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let app = app(dir.path(), None);
+        let (method, path) = ROUTES[route];
+        let uri = if method == "GET" {
+            format!("{path}?{}", body.replace(['{', '}', '"', ':', ','], "&"))
+        } else {
+            path.to_string()
+        };
+        let request = Request::builder().method(method).uri(uri.as_str()).body(Body::from(body.clone()));
+        let Ok(request) = request else { return Ok(()) }; // not a URI at all
+        let status = runtime.block_on(async { app.clone().oneshot(request).await.unwrap().status() });
+        proptest::prop_assert!(!status.is_server_error(), "{} {}: {}", method, uri, status);
+    }
+}
