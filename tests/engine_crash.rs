@@ -179,7 +179,7 @@ fn acknowledged_points_survive_sigkill_during_flushes_and_compactions() {
     let mut in_segment_write = 0;
     for iteration in 0..iterations {
         let mut child = Command::new(env!("CARGO_BIN_EXE_engine-crash-child"));
-        child.arg(dir.path());
+        child.arg(dir.path()).arg("--contents");
         // Every other kill is steered into a flush or compaction: at the
         // first sight of a segment being written (or after 3 s); the
         // others land at random.

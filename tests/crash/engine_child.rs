@@ -1,10 +1,10 @@
 //! Logs batches of 10 metrics, one step at a time, into a runlog database
-//! until killed, with a `stdout` log line and a `phase` text value at each
-//! step and an artifact every few steps, printing `acked N` once all of
-//! step N is durable. A small memtable and small chunks make flushes,
+//! until killed (with `--contents`, also a `stdout` log line and a `phase`
+//! text value at each step and an artifact every few steps), printing
+//! `acked N` once all of step N is durable. A small memtable and small chunks make flushes,
 //! compactions and sealing happen all the time, so kills land in them.
 //!
-//! Usage: `engine-crash-child DIR`
+//! Usage: `engine-crash-child DIR [--contents]`
 
 use std::io::Write;
 
@@ -14,10 +14,28 @@ use runlog_tests::{
     engine_phase, engine_timestamp, engine_value,
 };
 
-/// Logs what step `step` holds besides metrics, for each of those parts
-/// that the database does not hold yet (a kill may have cut a step
-/// between its write calls).
+/// Logs what step `step` holds besides metrics.
 fn log_contents(db: &Db, run: RunId, step: i64) {
+    db.append_log(run, "stdout", &engine_log_line(step))
+        .expect("append");
+    if step % ARTIFACT_EVERY == 0 {
+        db.put_artifact(run, &engine_artifact_path(step), &engine_artifact(step))
+            .expect("put");
+    }
+    db.log_str_at(
+        run,
+        "phase",
+        step,
+        engine_timestamp(step),
+        &engine_phase(step),
+    )
+    .expect("text");
+}
+
+/// At a restart: logs what the last step holds besides metrics, for each
+/// of those parts that the database does not hold yet (a kill may have
+/// cut a step between its write calls).
+fn catch_up(db: &Db, run: RunId, step: i64) {
     let lines = db
         .log_streams(run)
         .expect("streams")
@@ -48,7 +66,10 @@ fn log_contents(db: &Db, run: RunId, step: i64) {
 fn main() {
     let dir = std::env::args()
         .nth(1)
-        .expect("usage: engine-crash-child DIR");
+        .expect("usage: engine-crash-child DIR [--contents]");
+    // With --contents, each step also writes a log line and a text value,
+    // and every few steps an artifact.
+    let contents = std::env::args().nth(2).as_deref() == Some("--contents");
     let db = Db::builder(&dir)
         .durability(Durability::Sync)
         .memtable_bytes(64 << 10)
@@ -64,8 +85,8 @@ fn main() {
         Err(e) => panic!("create run: {e}"),
     };
     let mut step = db.latest(run, ENGINE_METRICS[0]).map_or(0, |p| p.step + 1);
-    if step > 0 {
-        log_contents(&db, run, step - 1);
+    if contents && step > 0 {
+        catch_up(&db, run, step - 1);
     }
     let mut out = std::io::stdout().lock();
     loop {
@@ -75,7 +96,9 @@ fn main() {
             .map(|(m, &name)| (name, step, engine_timestamp(step), engine_value(m, step)))
             .collect();
         db.log_batch(run, &batch).expect("log");
-        log_contents(&db, run, step);
+        if contents {
+            log_contents(&db, run, step);
+        }
         writeln!(out, "acked {step}").expect("parent reads");
         out.flush().expect("parent reads");
         step += 1;
