@@ -7,11 +7,8 @@ import subprocess
 import pytest
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """The server's URL; the server runs until the module's tests end."""
-    binary = os.environ.get("RUNLOG_SERVER_BIN", "target/debug/runlog-server")
-    db = tmp_path_factory.mktemp("server") / "db"
+def start(binary, db):
+    """Starts the server on a free port; returns the process and its URL."""
     process = subprocess.Popen(
         [binary, str(db), "--port", "0"],
         stdout=subprocess.PIPE,
@@ -20,7 +17,15 @@ def server(tmp_path_factory):
     )
     line = process.stdout.readline()
     assert line.startswith("runlog-server listening on "), line
-    url = line.split()[3]
+    return process, line.split()[3]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The server's URL; the server runs until the module's tests end."""
+    binary = os.environ.get("RUNLOG_SERVER_BIN", "target/debug/runlog-server")
+    db = tmp_path_factory.mktemp("server") / "db"
+    process, url = start(binary, db)
     os.environ["MLFLOW_TRACKING_URI"] = url
     os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
     os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"

@@ -11,6 +11,7 @@ import subprocess
 import threading
 import time
 
+from conftest import start
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
@@ -21,18 +22,6 @@ CLIENTS = 32
 os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
 os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"] = "20"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-
-
-def start(binary, db):
-    process = subprocess.Popen(
-        [binary, str(db), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    line = process.stdout.readline()
-    assert line.startswith("runlog-server listening on "), line
-    return process, line.split()[3]
 
 
 def test_acknowledged_batches_survive_sigkill_under_load(tmp_path):
