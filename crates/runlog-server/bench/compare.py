@@ -1,21 +1,27 @@
 """runlog-server against the real MLflow tracking server (SQLite store),
 side by side in one run, driven by the same mlflow client code.
 
-    target/bench-venv/bin/python crates/runlog-server/bench/compare.py [SECONDS]
+    target/bench-venv/bin/python crates/runlog-server/bench/compare.py \
+        [--seconds 10] [--history 1000000] [--runs 10000]
 
 Needs `mlflow` (the full package, for `mlflow server`) in that venv and a
 release build of runlog-server (`cargo build --release -p runlog-server`).
-Each phase runs for SECONDS (default 10) or a fixed amount of work:
+Each load phase runs for `--seconds`; the others do a fixed amount of
+work, set up by 8 client threads (setting up is not measured):
 
 - log_batch throughput (points/s) and p50/p99 latency, 1 and 32 clients,
   100 points a batch (the standard workload's metrics);
-- get-history of one metric of HISTORY points;
-- search_runs over RUNS runs (a filter on a metric);
+- get-history of one metric of `--history` points, through the mlflow
+  client and as raw HTTP pages (the server's share, JSON decoded by the
+  standard library);
+- search_runs over `--runs` runs (a filter on a metric);
 - the server's peak RSS.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -23,7 +29,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 os.environ["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] = "0"
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
@@ -31,8 +39,7 @@ os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 from mlflow import MlflowClient
 from mlflow.entities import Metric
 
-HISTORY = 100_000
-RUNS = 1_000
+SETUP_THREADS = 8
 
 
 def wait_healthy(url: str, seconds: float = 120) -> None:
@@ -105,45 +112,71 @@ def load(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
     return points / elapsed, p50, p99
 
 
-def history(url: str) -> float:
+def history(url: str, points: int) -> tuple[float, float]:
+    """Seconds to read a `points`-long metric: through the mlflow client,
+    and as raw HTTP pages of 25,000 (the client's page size)."""
     client = MlflowClient(url)
     run = client.create_run(client.create_experiment(f"history-{time.time_ns()}")).info.run_id
-    for start in range(0, HISTORY, 1000):
-        client.log_batch(
+
+    def log(start: int) -> None:
+        MlflowClient(url).log_batch(
             run,
             metrics=[
                 Metric("loss", float(i), 1_700_000_000_000 + i, i)
-                for i in range(start, start + 1000)
+                for i in range(start, min(start + 1000, points))
             ],
         )
+
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        list(pool.map(log, range(0, points, 1000)))
     started = time.perf_counter()
     got = client.get_metric_history(run, "loss")
-    elapsed = time.perf_counter() - started
-    assert len(got) == HISTORY, len(got)
-    return elapsed
+    through_client = time.perf_counter() - started
+    assert len(got) == points, len(got)
+    started = time.perf_counter()
+    count, token = 0, ""
+    while True:
+        query = {"run_id": run, "metric_key": "loss", "max_results": 25_000}
+        if token:
+            query["page_token"] = token
+        address = f"{url}/api/2.0/mlflow/metrics/get-history?{urllib.parse.urlencode(query)}"
+        with urllib.request.urlopen(address, timeout=600) as response:
+            page = json.load(response)
+        count += len(page.get("metrics", []))
+        token = page.get("next_page_token", "")
+        if not token:
+            break
+    raw = time.perf_counter() - started
+    assert count == points, count
+    return through_client, raw
 
 
-def search(url: str) -> float:
+def search(url: str, runs: int) -> float:
     client = MlflowClient(url)
     experiment = client.create_experiment(f"search-{time.time_ns()}")
-    for i in range(RUNS):
-        run = client.create_run(experiment).info.run_id
-        client.log_batch(run, metrics=[Metric("loss", i / RUNS, 1, 0)])
+
+    def make(i: int) -> None:
+        mine = MlflowClient(url)
+        run = mine.create_run(experiment).info.run_id
+        mine.log_batch(run, metrics=[Metric("loss", i / runs, 1, 0)])
+
+    with ThreadPoolExecutor(SETUP_THREADS) as pool:
+        list(pool.map(make, range(runs)))
     started = time.perf_counter()
-    found = client.search_runs([experiment], filter_string="metrics.loss < 0.5", max_results=RUNS)
+    found = client.search_runs([experiment], filter_string="metrics.loss < 0.5", max_results=runs)
     elapsed = time.perf_counter() - started
-    assert len(found) == RUNS // 2, len(found)
+    assert len(found) == runs // 2, len(found)
     return elapsed
 
 
-def measure(name: str, command: list[str], url: str, seconds: float) -> dict:
+def measure(name: str, command: list[str], url: str, args: argparse.Namespace) -> dict:
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_healthy(url)
-        one = load(url, 1, seconds)
-        many = load(url, 32, seconds)
-        hist = history(url)
-        found = search(url)
+        one = load(url, 1, args.seconds)
+        many = load(url, 32, args.seconds)
+        hist = history(url, args.history)
+        found = search(url, args.runs)
         rss = peak_rss(process.pid)
     finally:
         process.terminate()
@@ -152,7 +185,11 @@ def measure(name: str, command: list[str], url: str, seconds: float) -> dict:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=10, help="length of a load phase")
+    parser.add_argument("--history", type=int, default=1_000_000, help="points of the history")
+    parser.add_argument("--runs", type=int, default=10_000, help="runs to search over")
+    args = parser.parse_args()
     root = os.path.dirname(
         os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     )
@@ -163,7 +200,7 @@ def main() -> None:
                 "runlog-server",
                 [binary, f"{tmp}/runlog", "--port", "5101"],
                 "http://127.0.0.1:5101",
-                seconds,
+                args,
             ),
             measure(
                 "mlflow server (SQLite)",
@@ -184,23 +221,26 @@ def main() -> None:
                     "4",
                 ],
                 "http://127.0.0.1:5102",
-                seconds,
+                args,
             ),
         ]
     print(
-        f"# Tracking servers side by side, {time.strftime('%F')}, {seconds:.0f} s per load phase\n"
+        f"# Tracking servers side by side, {time.strftime('%F')}, "
+        f"{args.seconds:.0f} s per load phase\n"
     )
     print(
         "| server | log_batch, 1 client (points/s) | p50 / p99 "
         "| log_batch, 32 clients (points/s) | p50 / p99 "
-        f"| get-history of {HISTORY:,} points | search_runs over {RUNS:,} runs | peak RSS |"
+        f"| get-history of {args.history:,} points (client / raw HTTP) "
+        f"| search_runs over {args.runs:,} runs | peak RSS |"
     )
     print("|---|---|---|---|---|---|---|---|")
     for r in results:
         (one, p50a, p99a), (many, p50b, p99b) = r["one"], r["many"]
         print(
             f"| {r['name']} | {one:,.0f} | {p50a * 1e3:.2f} / {p99a * 1e3:.2f} ms | {many:,.0f} | "
-            f"{p50b * 1e3:.2f} / {p99b * 1e3:.2f} ms | {r['history'] * 1e3:,.0f} ms | "
+            f"{p50b * 1e3:.2f} / {p99b * 1e3:.2f} ms | "
+            f"{r['history'][0] * 1e3:,.0f} / {r['history'][1] * 1e3:,.0f} ms | "
             f"{r['search'] * 1e3:,.0f} ms | {r['rss'] / 2**20:,.0f} MiB |"
         )
 

@@ -197,3 +197,31 @@ pub async fn set_tag(State(app): State<AppState>, Req(req): Req<SetTag>) -> ApiR
     .await?;
     Ok(Json(json!({})))
 }
+
+#[derive(Deserialize)]
+pub struct DeleteTag {
+    #[serde(default)]
+    experiment_id: String,
+    #[serde(default)]
+    key: String,
+}
+
+/// `experiments/delete-experiment-tag`: a tag the experiment does not have
+/// is `RESOURCE_DOES_NOT_EXIST`, as in MLflow.
+pub async fn delete_tag(
+    State(app): State<AppState>,
+    Req(req): Req<DeleteTag>,
+) -> ApiResult<Json<Value>> {
+    let experiment = find_experiment(&app.db, &req.experiment_id)?;
+    if !experiment.tags.contains_key(&req.key) {
+        return Err(ApiError::not_found(format!(
+            "experiment {} has no tag {:?}",
+            req.experiment_id, req.key
+        )));
+    }
+    blocking(app, move |db| {
+        Ok(db.delete_experiment_tag(experiment.id, &req.key)?)
+    })
+    .await?;
+    Ok(Json(json!({})))
+}

@@ -84,6 +84,10 @@ pub fn router(db: Arc<Db>, token: Option<String>) -> runlog::Result<Router> {
             &format!("{api}/experiments/set-experiment-tag"),
             post(experiments::set_tag),
         )
+        .route(
+            &format!("{api}/experiments/delete-experiment-tag"),
+            post(experiments::delete_tag),
+        )
         .route(&format!("{api}/runs/create"), post(runs::create))
         .route(&format!("{api}/runs/get"), get(runs::get))
         .route(&format!("{api}/runs/update"), post(runs::update))
@@ -98,6 +102,10 @@ pub fn router(db: Arc<Db>, token: Option<String>) -> runlog::Result<Router> {
         .route(
             &format!("{api}/metrics/get-history"),
             get(metrics::get_history),
+        )
+        .route(
+            &format!("{api}/metrics/get-history-bulk-interval"),
+            get(metrics::get_history_bulk_interval),
         )
         // MLflow 3's client asks for logged models when it lists a run's
         // artifacts under a path; runlog keeps none, so the list is empty.

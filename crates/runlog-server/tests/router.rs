@@ -300,8 +300,121 @@ async fn experiments_round_trip_and_default_is_there_from_the_start() {
     );
 }
 
+#[tokio::test]
+async fn experiment_tags_are_deleted_and_a_missing_one_is_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None);
+    let (_, created) = call(
+        &app,
+        "POST",
+        "/api/2.0/mlflow/experiments/create",
+        r#"{"name": "e", "tags": [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]}"#,
+    )
+    .await;
+    let id = created["experiment_id"].as_str().unwrap().to_string();
+    let delete = |key: &str| json!({"experiment_id": id, "key": key}).to_string();
+    let uri = "/api/2.0/mlflow/experiments/delete-experiment-tag";
+    let (status, _) = call(&app, "POST", uri, &delete("a")).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, answer) = call(&app, "POST", uri, &delete("a")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (_, got) = call(
+        &app,
+        "GET",
+        &format!("/api/2.0/mlflow/experiments/get?experiment_id={id}"),
+        "",
+    )
+    .await;
+    assert_eq!(
+        got["experiment"]["tags"],
+        json!([{"key": "b", "value": "2"}])
+    );
+}
+
+#[tokio::test]
+async fn bulk_interval_samples_each_run_and_keeps_its_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app(dir.path(), None);
+    let (long, short) = (new_run(&app).await, new_run(&app).await);
+    for (run, steps) in [(&long, 0..5_000i64), (&short, 0..40)] {
+        for chunk in steps.collect::<Vec<_>>().chunks(1000) {
+            let metrics: Vec<Value> = chunk
+                .iter()
+                .map(|&s| json!({"key": "loss", "value": s as f64 * 0.5, "timestamp": 1000 + s, "step": s}))
+                .collect();
+            let body = json!({"run_id": run, "metrics": metrics}).to_string();
+            let (status, answer) =
+                call(&app, "POST", "/api/2.0/mlflow/runs/log-batch", &body).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    }
+    let base = "/api/2.0/mlflow/metrics/get-history-bulk-interval?metric_key=loss";
+    let (status, answer) = call(
+        &app,
+        "GET",
+        &format!("{base}&run_ids={long}&run_ids={short}&max_results=100"),
+        "",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let points = answer["metrics"].as_array().unwrap();
+    let of = |run: &str| -> Vec<i64> {
+        points
+            .iter()
+            .filter(|p| p["run_id"] == run)
+            .map(|p| p["step"].as_i64().unwrap())
+            .collect()
+    };
+    let (long_steps, short_steps) = (of(&long), of(&short));
+    assert!(
+        long_steps.len() <= 104 && long_steps.len() >= 100,
+        "{}",
+        long_steps.len()
+    );
+    assert_eq!((long_steps[0], *long_steps.last().unwrap()), (0, 4_999));
+    assert!(
+        long_steps.contains(&39),
+        "the short run's last step is sampled"
+    );
+    assert!(short_steps.len() <= 40 && short_steps.contains(&39));
+    for p in points {
+        let step = p["step"].as_i64().unwrap();
+        assert_eq!(p["value"].as_f64().unwrap(), step as f64 * 0.5);
+        assert_eq!(p["timestamp"].as_i64().unwrap(), 1000 + step);
+    }
+    // A window: every step inside it, at most max_results (+ the ends).
+    let (_, window) = call(
+        &app,
+        "GET",
+        &format!("{base}&run_ids={long}&start_step=100&end_step=120&max_results=2500"),
+        "",
+    )
+    .await;
+    let steps: Vec<i64> = window["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, (100..=120).collect::<Vec<_>>());
+    for bad in [
+        format!("{base}&run_ids={long}&start_step=5"),
+        format!("{base}&run_ids={long}&start_step=9&end_step=5"),
+        format!("{base}&run_ids={long}&max_results=2501"),
+        format!("{base}&run_ids={long}&max_results=0"),
+        base.to_string(),
+        format!("{base}&run_ids=999"),
+    ] {
+        let (status, answer) = call(&app, "GET", &bad, "").await;
+        assert!(status.is_client_error(), "{bad}: {status} {answer}");
+    }
+    let many: String = (0..101).map(|i| format!("&run_ids={i}")).collect();
+    let (status, _) = call(&app, "GET", &format!("{base}{many}"), "").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
 /// Routes that take a body or a query, for the junk property.
-const ROUTES: [(&str, &str); 12] = [
+const ROUTES: [(&str, &str); 14] = [
     ("POST", "/api/2.0/mlflow/experiments/create"),
     ("POST", "/api/2.0/mlflow/experiments/search"),
     ("POST", "/api/2.0/mlflow/experiments/update"),
@@ -312,6 +425,8 @@ const ROUTES: [(&str, &str); 12] = [
     ("POST", "/api/2.0/mlflow/runs/search"),
     ("POST", "/api/2.0/mlflow/runs/set-tag"),
     ("GET", "/api/2.0/mlflow/metrics/get-history"),
+    ("GET", "/api/2.0/mlflow/metrics/get-history-bulk-interval"),
+    ("POST", "/api/2.0/mlflow/experiments/delete-experiment-tag"),
     ("GET", "/api/2.0/mlflow/runs/get"),
     ("PUT", "/api/2.0/mlflow-artifacts/artifacts/0/0/artifacts/x"),
 ];
@@ -335,7 +450,11 @@ fn junk() -> impl proptest::strategy::Strategy<Value = String> {
                 "max_results",
                 "page_token",
                 "name",
-                "status"
+                "status",
+                "run_ids",
+                "metric_key",
+                "start_step",
+                "end_step"
             ]),
             prop_oneof![
                 Just("null".to_string()),

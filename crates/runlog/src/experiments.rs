@@ -286,6 +286,25 @@ impl Db {
             Ok((vec![op], ()))
         })
     }
+
+    /// Removes a tag of an experiment (a tag it does not have is no error,
+    /// and writes nothing).
+    pub fn delete_experiment_tag(&self, id: ExperimentId, key: &str) -> Result<()> {
+        self.write(|catalog, _| {
+            let entry = catalog
+                .experiments
+                .get(id.0)
+                .ok_or(Error::UnknownExperiment(id))?;
+            if !entry.tags.contains_key(key) {
+                return Ok((Vec::new(), ()));
+            }
+            let op = Op::DeleteExperimentTag {
+                id: id.0,
+                key: key.to_string(),
+            };
+            Ok((vec![op], ()))
+        })
+    }
 }
 
 /// The runs of experiment `old`, now named `new`: their names move too.

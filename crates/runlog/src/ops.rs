@@ -132,6 +132,10 @@ pub(crate) enum Op {
         run: RunId,
         key: String,
     },
+    DeleteExperimentTag {
+        id: u64,
+        key: String,
+    },
     /// Bytes appended to a stream, at `offset` (so a replay on top of a
     /// snapshot that holds them skips them).
     Append {
@@ -315,6 +319,7 @@ fn summary(op: &Op) -> String {
             format!("experiment {id} tag {key}={value}")
         }
         Op::DeleteTag { run, key } => format!("run {run} delete tag {key}"),
+        Op::DeleteExperimentTag { id, key } => format!("experiment {id} delete tag {key}"),
         Op::Append {
             run,
             stream,
@@ -461,6 +466,11 @@ fn encode_op(e: &mut Encoder, op: &Op) {
         Op::DeleteTag { run, key } => {
             e.u8(19);
             e.u64(run.0);
+            e.str(key);
+        }
+        Op::DeleteExperimentTag { id, key } => {
+            e.u8(20);
+            e.u64(*id);
             e.str(key);
         }
         Op::Append {
@@ -619,6 +629,10 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
             run: RunId(d.u64()?),
             key: d.str()?,
         },
+        20 => Op::DeleteExperimentTag {
+            id: d.u64()?,
+            key: d.str()?,
+        },
         14 => {
             let run = RunId(d.u64()?);
             let kind = StreamKind::decode(d)?;
@@ -759,6 +773,11 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         Op::DeleteTag { run, key } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
                 entry.info.tags.remove(key);
+            }
+        }
+        Op::DeleteExperimentTag { id, key } => {
+            if let Some(entry) = catalog.experiments.get_mut(*id) {
+                entry.tags.remove(key);
             }
         }
         Op::Append {
@@ -912,6 +931,10 @@ mod tests {
                 Op::DeleteTag {
                     run: RunId(2),
                     key: "k".into(),
+                },
+                Op::DeleteExperimentTag {
+                    id: 3,
+                    key: "owner".into(),
                 },
                 Op::DeleteRun { run: RunId(1) },
             ],

@@ -106,3 +106,35 @@ fn an_import_registers_its_experiment_only_when_it_publishes() {
     db.publish_runs(&[staged], &[]).unwrap();
     assert!(db.find_experiment("imported").is_some());
 }
+
+#[test]
+fn a_deleted_experiment_tag_stays_deleted_across_a_reopen_and_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    for flush in [false, true] {
+        let _ = std::fs::remove_dir_all(dir.path());
+        let id = {
+            let db = open(dir.path());
+            let id = db.create_experiment("e").unwrap();
+            db.set_experiment_tag(id, "owner", "me").unwrap();
+            db.set_experiment_tag(id, "team", "vision").unwrap();
+            db.delete_experiment_tag(id, "owner").unwrap();
+            // A tag that is not there: no error, nothing written.
+            db.delete_experiment_tag(id, "absent").unwrap();
+            assert!(matches!(
+                db.delete_experiment_tag(ExperimentId(77), "owner"),
+                Err(Error::UnknownExperiment(ExperimentId(77)))
+            ));
+            if flush {
+                db.flush().unwrap();
+            }
+            id
+        };
+        let db = open(dir.path());
+        let tags = db.experiment(id).unwrap().tags;
+        assert_eq!(
+            tags.into_iter().collect::<Vec<_>>(),
+            [("team".to_string(), "vision".to_string())],
+            "flush {flush}"
+        );
+    }
+}

@@ -94,6 +94,11 @@ def test_search_runs_and_experiments(server):
     assert len(rest) == 1
     names = [e.name for e in MlflowClient().search_experiments()]
     assert "sweep" in names and "Default" in names
+    client = MlflowClient()
+    client.set_experiment_tag(experiment.experiment_id, "owner", "me")
+    client.set_experiment_tag(experiment.experiment_id, "team", "vision")
+    client.delete_experiment_tag(experiment.experiment_id, "owner")
+    assert client.get_experiment(experiment.experiment_id).tags == {"team": "vision"}
     finished = mlflow.search_runs(
         [experiment.experiment_id],
         filter_string="attributes.status = 'FINISHED' and attributes.run_name LIKE 'lr-0.0%'",
