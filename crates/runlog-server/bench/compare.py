@@ -9,8 +9,8 @@ release build of runlog-server (`cargo build --release -p runlog-server`).
 Each load phase runs for `--seconds`; the others do a fixed amount of
 work, set up by 8 client threads (setting up is not measured):
 
-- log_batch throughput (points/s) and p50/p99 latency, 1 and 32 clients,
-  100 points a batch (the standard workload's metrics);
+- log_batch throughput (points/s) and p50/p99 latency, 1 and 32 client
+  processes, 100 points a batch (the standard workload's metrics);
 - get-history of one metric of `--history` points, through the mlflow
   client and as raw HTTP pages (the server's share, JSON decoded by the
   standard library);
@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.parse
 import urllib.request
@@ -78,34 +78,48 @@ def children(pid: int) -> list[int]:
     return out
 
 
+def batches(url: str, run: str, seconds: float, ready, go, out) -> None:
+    """One client process: once every client is ready, log_batch of 100
+    points for `seconds`; puts the latency of each call on `out`."""
+    client = MlflowClient(url)
+    latencies = []
+    batch = 0
+    ready.wait()
+    go.wait()
+    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        metrics = [
+            Metric(f"m{j % 10}", float(j), 1_700_000_000_000 + batch, batch * 10 + j // 10)
+            for j in range(100)
+        ]
+        started = time.perf_counter()
+        client.log_batch(run, metrics=metrics)
+        latencies.append(time.perf_counter() - started)
+        batch += 1
+    out.put(latencies)
+
+
 def load(url: str, clients: int, seconds: float) -> tuple[float, float, float]:
+    """`clients` client processes (not threads, so that the client's GIL
+    does not serialize them) logging together for `seconds`."""
     client = MlflowClient(url)
     experiment = client.create_experiment(f"load-{clients}-{time.time_ns()}")
     runs = [client.create_run(experiment).info.run_id for _ in range(clients)]
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    stop = time.monotonic() + seconds
-
-    def work(i: int) -> None:
-        mine = MlflowClient(url)
-        batch = 0
-        while time.monotonic() < stop:
-            metrics = [
-                Metric(f"m{j % 10}", float(j), 1_700_000_000_000 + batch, batch * 10 + j // 10)
-                for j in range(100)
-            ]
-            started = time.perf_counter()
-            mine.log_batch(runs[i], metrics=metrics)
-            latencies[i].append(time.perf_counter() - started)
-            batch += 1
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(clients)]
+    ctx = multiprocessing.get_context("spawn")
+    ready, go, out = ctx.Barrier(clients + 1), ctx.Event(), ctx.Queue()
+    workers = [
+        ctx.Process(target=batches, args=(url, run, seconds, ready, go, out)) for run in runs
+    ]
+    for w in workers:
+        w.start()
+    ready.wait()  # every client has imported mlflow
     started = time.monotonic()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    go.set()
+    per_client = [out.get() for _ in workers]
     elapsed = time.monotonic() - started
-    all_latencies = sorted(x for per in latencies for x in per)
+    for w in workers:
+        w.join()
+    all_latencies = sorted(x for per in per_client for x in per)
     points = len(all_latencies) * 100
     p50 = statistics.median(all_latencies)
     p99 = all_latencies[int(0.99 * (len(all_latencies) - 1))]

@@ -11,7 +11,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::request::{Req, string_list};
 use crate::wire::{lenient_i64, run_id, value_json};
 use crate::{AppState, blocking};
-use runlog::Columns;
+use runlog::{Columns, HistoryCursor};
 
 #[derive(Deserialize)]
 pub struct History {
@@ -38,32 +38,37 @@ pub async fn get_history(
             "missing value for required parameter 'metric_key'",
         ));
     }
-    let offset = crate::page_offset(&req.page_token)?;
+    let from = history_cursor(&req.page_token)?;
     let limit = match req.max_results {
         Some(n) if n <= 0 => {
             return Err(ApiError::invalid(format!(
                 "max_results {n} must be positive"
             )));
         }
-        Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-        None => usize::MAX,
+        Some(n) => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        None => None,
     };
     let key = req.metric_key.clone();
-    let points = blocking(app, move |db| {
+    let page = blocking(app, move |db| {
         db.run(run)?;
-        match db.history(run, &key, ..) {
-            Ok(points) => Ok(Some(points)),
+        let page = match limit {
+            Some(limit) => db.history_page(run, &key, from, limit),
+            None => db.history(run, &key, from.step..).map(|all| {
+                let mut rest = Columns::default();
+                rest.extend_from(&all, from.skip.min(all.len())..all.len());
+                (rest, None)
+            }),
+        };
+        match page {
+            Ok(page) => Ok(page),
             // MLflow answers an unknown metric with an empty history.
-            Err(runlog::Error::UnknownSeries { .. }) => Ok(None),
+            Err(runlog::Error::UnknownSeries { .. }) => Ok((Columns::default(), None)),
             Err(e) => Err(e.into()),
         }
     })
     .await?;
-    let Some(points) = points else {
-        return Ok(Json(json!({"metrics": []})));
-    };
-    let end = offset.saturating_add(limit).min(points.len());
-    let metrics: Vec<Value> = (offset.min(end)..end)
+    let (points, next) = page;
+    let metrics: Vec<Value> = (0..points.len())
         .map(|i| {
             json!({
                 "key": req.metric_key, "value": value_json(points.values[i]),
@@ -72,10 +77,27 @@ pub async fn get_history(
         })
         .collect();
     let mut out = json!({"metrics": metrics});
-    if end < points.len() {
-        out["next_page_token"] = json!(end.to_string());
+    if let Some(next) = next {
+        out["next_page_token"] = json!(format!("{}:{}", next.step, next.skip));
     }
     Ok(Json(out))
+}
+
+/// The cursor a `get-history` page token names: `STEP:SKIP`, the step the
+/// page starts at and the points at it that earlier pages held.
+fn history_cursor(token: &str) -> ApiResult<HistoryCursor> {
+    if token.is_empty() {
+        return Ok(HistoryCursor::START);
+    }
+    token
+        .split_once(':')
+        .and_then(|(step, skip)| {
+            Some(HistoryCursor {
+                step: step.parse().ok()?,
+                skip: skip.parse().ok()?,
+            })
+        })
+        .ok_or_else(|| ApiError::invalid(format!("bad page_token {token:?}")))
 }
 
 /// Runs one bulk-interval request may name (MLflow's limit).

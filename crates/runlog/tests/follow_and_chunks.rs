@@ -1,8 +1,8 @@
-//! Reading in windows gives exactly the history, and a follower sees every
-//! point logged after it started, in log order, across flushes.
+//! Reading in windows or pages gives exactly the history, and a follower
+//! sees every point logged after it started, in log order, across flushes.
 
 use proptest::prelude::*;
-use runlog::{Change, Columns, Db, Durability};
+use runlog::{Change, Columns, Db, Durability, HistoryCursor};
 
 fn concat(chunks: impl Iterator<Item = runlog::Result<Columns>>) -> Columns {
     let mut all = Columns::default();
@@ -40,6 +40,34 @@ proptest! {
             let windows = db.history_chunks(run, "m", range.0..=range.1, target).unwrap();
             prop_assert_eq!(concat(windows), expected);
         }
+    }
+
+    #[test]
+    fn pages_concatenate_to_the_history(
+        // Few distinct steps, so that pages often end inside a step.
+        points in prop::collection::vec((0i64..40, any::<f64>()), 1..400),
+        flush_at in 0usize..400,
+        limit in 1usize..50,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::builder(dir.path()).durability(Durability::Buffered).open().unwrap();
+        let run = db.create_run("e", "r").unwrap();
+        for (i, &(step, value)) in points.iter().enumerate() {
+            db.log_at(run, "m", step, i as i64, value).unwrap();
+            if i == flush_at {
+                db.flush().unwrap();
+            }
+        }
+        let mut pages = Vec::new();
+        let mut cursor = Some(HistoryCursor::START);
+        while let Some(from) = cursor {
+            let (page, next) = db.history_page(run, "m", from, limit).unwrap();
+            prop_assert!(page.len() == limit || next.is_none(), "only the last page is short");
+            pages.push(Ok(page));
+            cursor = next;
+        }
+        prop_assert_eq!(pages.len(), points.len().div_ceil(limit));
+        prop_assert_eq!(concat(pages.into_iter()), db.history(run, "m", ..).unwrap());
     }
 }
 
