@@ -6,6 +6,10 @@
 //! runlog: experiments, runs, params, tags, metrics (with steps and
 //! timestamps, non-finite values included), run search, metric history,
 //! and artifacts through the `mlflow-artifacts` proxy routes.
+//!
+//! At `/` it serves the web view (runs, charts, logs and artifacts), a
+//! page built from `web/` and embedded in the binary, which reads the
+//! JSON under `/runlog/api/`.
 
 mod artifacts;
 mod error;
@@ -14,6 +18,8 @@ mod metrics;
 mod request;
 mod runs;
 mod search;
+mod view;
+mod view_api;
 mod wire;
 
 use std::sync::Arc;
@@ -127,9 +133,20 @@ pub fn router(db: Arc<Db>, token: Option<String>) -> runlog::Result<Router> {
                 .delete(artifacts::delete),
         )
         .layer(DefaultBodyLimit::disable());
+    let view_api = Router::new()
+        .route("/runlog/api/experiments", get(view_api::experiments))
+        .route("/runlog/api/runs", get(view_api::runs))
+        .route("/runlog/api/runs/{run}", get(view_api::run))
+        .route("/runlog/api/runs/{run}/history", get(view_api::history))
+        .route("/runlog/api/runs/{run}/logs", get(view_api::logs))
+        .route("/runlog/api/runs/{run}/texts", get(view_api::texts));
     Ok(routes
         .merge(artifacts)
+        .merge(view_api)
         .route_layer(middleware::from_fn_with_state(state.clone(), authorize))
+        .route("/", get(view::index))
+        .route("/app.js", get(view::script))
+        .route("/app.css", get(view::style))
         .route("/health", get(|| async { "OK" }))
         .route("/version", get(|| async { env!("CARGO_PKG_VERSION") }))
         .fallback(|| async { ApiError::not_found("no such endpoint").into_response() })

@@ -1,36 +1,15 @@
 //! The router without a socket (tower `oneshot`): junk gets a 4xx with
 //! MLflow's error JSON, never a 5xx; limits; auth; artifact paths.
 
-use std::sync::Arc;
+mod common;
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
+use common::{app, call};
 use runlog::Db;
 use serde_json::{Value, json};
 use tower::ServiceExt;
-
-fn app(dir: &std::path::Path, token: Option<&str>) -> Router {
-    let db = Arc::new(Db::open(dir).unwrap());
-    runlog_server::router(db, token.map(String::from)).unwrap()
-}
-
-async fn call(app: &Router, method: &str, uri: &str, body: &str) -> (StatusCode, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-        .await
-        .unwrap();
-    let value = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    (status, value)
-}
 
 async fn new_run(app: &Router) -> String {
     let (status, body) = call(

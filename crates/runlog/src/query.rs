@@ -119,6 +119,10 @@ pub struct Bucket {
         serde(serialize_with = "runlog_segment::float_text::serialize")
     )]
     pub max: f64,
+    /// The step of its last point.
+    pub last_step: i64,
+    /// The wall-clock time of its last point, ms since the Unix epoch.
+    pub last_timestamp: i64,
 }
 
 /// Everything that may hold points of one series, oldest first, captured
@@ -561,6 +565,8 @@ fn bucket(lo: i64, width: i128, index: i128, stats: &Stats) -> Bucket {
         last: stats.last_value,
         min: stats.min,
         max: stats.max,
+        last_step: stats.last_step,
+        last_timestamp: stats.last_timestamp,
     }
 }
 
@@ -572,7 +578,10 @@ mod tests {
 
     /// Buckets the obvious way: each point's bucket by division, its
     /// statistics folded point by point.
-    fn naive(points: &Columns, buckets: usize) -> Vec<(i64, i64, u64, u64, u64, u64, u64)> {
+    /// A bucket's fields, floats by their bits (so NaN compares equal).
+    type Fields = (i64, i64, u64, u64, u64, u64, u64, i64, i64);
+
+    fn naive(points: &Columns, buckets: usize) -> Vec<Fields> {
         let lo = points.steps[0];
         let span = i128::from(points.steps[points.len() - 1]) - i128::from(lo) + 1;
         let width = (span + buckets as i128 - 1) / buckets as i128;
@@ -599,13 +608,14 @@ mod tests {
                     s.last_value.to_bits(),
                     s.min.to_bits(),
                     s.max.to_bits(),
+                    s.last_step,
+                    s.last_timestamp,
                 )
             })
             .collect()
     }
 
-    /// A bucket's fields, floats by their bits (so NaN compares equal).
-    fn fields(b: &Bucket) -> (i64, i64, u64, u64, u64, u64, u64) {
+    fn fields(b: &Bucket) -> Fields {
         (
             b.start_step,
             b.end_step,
@@ -614,6 +624,8 @@ mod tests {
             b.last.to_bits(),
             b.min.to_bits(),
             b.max.to_bits(),
+            b.last_step,
+            b.last_timestamp,
         )
     }
 
