@@ -96,6 +96,7 @@ async fn main() -> ExitCode {
         "runlog-server listening on http://{bound} (database {})",
         cli.dir.display()
     );
+    println!("open http://{bound}/ in a browser for runs, charts, logs and artifacts");
     let app = app.layer(axum::middleware::from_fn(log_request));
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

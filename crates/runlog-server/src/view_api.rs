@@ -7,13 +7,15 @@ use std::collections::BTreeMap;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use runlog::{Db, RunFilter, RunId, RunInfo, RunStatus, Stats};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::request::Req;
-use crate::wire::{DELETED_TAG, experiment_id_of, lenient_i64, value_json};
+use crate::wire::{DELETED_TAG, Float, experiment_id_of, lenient_i64, value_json};
 use crate::{AppState, blocking};
 
 /// Buckets a history answer holds when the page asks for none.
@@ -52,26 +54,32 @@ pub struct RunsQuery {
 }
 
 /// `GET /runlog/api/runs?experiment=E&status=S`: one row per run with the
-/// last, min and max of every metric.
-pub async fn runs(
-    State(app): State<AppState>,
-    Req(query): Req<RunsQuery>,
-) -> ApiResult<Json<Value>> {
+/// last, min and max of every metric, serialized straight from the
+/// engine's summaries (10,000 runs are about 5 MB).
+pub async fn runs(State(app): State<AppState>, Req(query): Req<RunsQuery>) -> ApiResult<Response> {
     let filter = RunFilter {
         experiment: query.experiment,
         status: query.status.as_deref().map(status_of).transpose()?,
         tag: None,
     };
     blocking(app, move |db| {
-        let rows: Vec<Value> = db
-            .runs(&filter)
+        let summaries = db.runs(&filter);
+        let runs: Vec<Row> = summaries
             .iter()
             .filter(|run| !run.info.tags.contains_key(DELETED_TAG))
-            .map(|run| run_row(db, &run.info, run.metrics.iter().map(|(n, s)| (&**n, s))))
+            .map(|run| Row::of(db, &run.info, run.metrics.iter().map(|(n, s)| (&**n, s))))
             .collect();
-        Ok(Json(json!({ "runs": rows })))
+        let body = serde_json::to_vec(&RunList { runs })
+            .map_err(|e| ApiError::internal(format!("cannot encode the run list: {e}")))?;
+        Ok(([(CONTENT_TYPE, "application/json")], body).into_response())
     })
     .await
+}
+
+/// The run list's answer.
+#[derive(Serialize)]
+struct RunList<'a> {
+    runs: Vec<Row<'a>>,
 }
 
 /// `GET /runlog/api/runs/{run}`: a run's row and everything it holds: its
@@ -88,7 +96,9 @@ pub async fn run(State(app): State<AppState>, Path(run): Path<String>) -> ApiRes
         {
             stats.push((db.stats(run, &name)?, name));
         }
-        let mut row = run_row(db, &info, stats.iter().map(|(s, n)| (n.as_str(), s)));
+        let row = Row::of(db, &info, stats.iter().map(|(s, n)| (n.as_str(), s)));
+        let mut row = serde_json::to_value(row)
+            .map_err(|e| ApiError::internal(format!("cannot encode run {}: {e}", run.0)))?;
         row["columns"] = json!(db.column_names(run)?);
         row["texts"] = json!(db.text_series(run)?);
         row["logs"] = json!(db.log_streams(run)?);
@@ -223,34 +233,64 @@ pub async fn texts(
 }
 
 /// A run list row: the run, its params and tags, and the summary of every
-/// metric given.
-fn run_row<'a>(
-    db: &Db,
-    info: &RunInfo,
-    metrics: impl Iterator<Item = (&'a str, &'a Stats)>,
-) -> Value {
-    let summaries: BTreeMap<&str, Value> = metrics
-        .map(|(name, s)| {
-            let summary = json!({
-                "last": value_json(s.last_value), "min": value_json(s.min),
-                "max": value_json(s.max), "count": s.count, "last_step": s.last_step,
-            });
-            (name, summary)
-        })
-        .collect();
-    json!({
-        "id": info.id.0.to_string(),
-        "name": info.name,
-        "experiment": info.experiment,
-        "experiment_id": experiment_id_of(db, &info.experiment),
-        "status": info.status,
-        "start_ms": info.start_ms,
-        "end_ms": info.end_ms,
-        "last_write_ms": info.last_write_ms,
-        "params": info.params,
-        "tags": info.tags,
-        "metrics": summaries,
-    })
+/// metric.
+#[derive(Serialize)]
+struct Row<'a> {
+    id: String,
+    name: &'a str,
+    experiment: &'a str,
+    experiment_id: String,
+    status: RunStatus,
+    start_ms: i64,
+    end_ms: Option<i64>,
+    last_write_ms: i64,
+    params: &'a BTreeMap<String, String>,
+    tags: &'a BTreeMap<String, String>,
+    metrics: BTreeMap<&'a str, Summary>,
+}
+
+/// A metric's summary in a row.
+#[derive(Serialize)]
+struct Summary {
+    last: Float,
+    min: Float,
+    max: Float,
+    count: u64,
+    last_step: i64,
+}
+
+impl<'a> Row<'a> {
+    fn of(
+        db: &Db,
+        info: &'a RunInfo,
+        metrics: impl Iterator<Item = (&'a str, &'a Stats)>,
+    ) -> Row<'a> {
+        let metrics = metrics
+            .map(|(name, s)| {
+                let summary = Summary {
+                    last: Float(s.last_value),
+                    min: Float(s.min),
+                    max: Float(s.max),
+                    count: s.count,
+                    last_step: s.last_step,
+                };
+                (name, summary)
+            })
+            .collect();
+        Row {
+            id: info.id.0.to_string(),
+            name: &info.name,
+            experiment: &info.experiment,
+            experiment_id: experiment_id_of(db, &info.experiment),
+            status: info.status,
+            start_ms: info.start_ms,
+            end_ms: info.end_ms,
+            last_write_ms: info.last_write_ms,
+            params: &info.params,
+            tags: &info.tags,
+            metrics,
+        }
+    }
 }
 
 fn parse_run(text: &str) -> ApiResult<RunId> {

@@ -3,7 +3,7 @@
 //! values as "NaN", "Infinity" and "-Infinity", unknown fields ignored.
 
 use runlog::{Db, Experiment, ExperimentId, RunId, RunInfo, RunStatus};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
@@ -17,10 +17,14 @@ pub const DELETED_TAG: &str = "runlog.mlflow.deleted";
 
 /// An experiment's MLflow id: "0" for Default, else the engine id + 1.
 pub fn experiment_id(experiment: &Experiment) -> String {
-    if experiment.name == DEFAULT_EXPERIMENT {
+    mlflow_id(experiment.id, &experiment.name)
+}
+
+fn mlflow_id(id: ExperimentId, name: &str) -> String {
+    if name == DEFAULT_EXPERIMENT {
         "0".into()
     } else {
-        (experiment.id.0 + 1).to_string()
+        (id.0 + 1).to_string()
     }
 }
 
@@ -36,11 +40,11 @@ pub fn find_experiment(db: &Db, id: &str) -> ApiResult<Experiment> {
     db.experiment(engine).map_err(|_| missing())
 }
 
-/// The MLflow id of the experiment named `name`.
+/// The MLflow id of the experiment named `name`: a lookup by name, for
+/// every row of a run list (`Db::experiment` would count its runs).
 pub fn experiment_id_of(db: &Db, name: &str) -> String {
     db.find_experiment(name)
-        .and_then(|id| db.experiment(id).ok())
-        .map_or_else(|| "0".into(), |e| experiment_id(&e))
+        .map_or_else(|| "0".into(), |id| mlflow_id(id, name))
 }
 
 /// An experiment as MLflow returns it.
@@ -140,14 +144,35 @@ pub fn run_json(db: &Db, run: RunId) -> ApiResult<Value> {
 
 /// A metric value: a number, or MLflow's spelling of a non-finite one.
 pub fn value_json(value: f64) -> Value {
+    match non_finite_name(value) {
+        Some(name) => json!(name),
+        None => json!(value),
+    }
+}
+
+/// A metric value that serializes as [`value_json`] spells it, without
+/// building a JSON tree (for answers of many values).
+pub struct Float(pub f64);
+
+impl Serialize for Float {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match non_finite_name(self.0) {
+            Some(name) => s.serialize_str(name),
+            None => s.serialize_f64(self.0),
+        }
+    }
+}
+
+/// MLflow's spelling of a non-finite value; `None` for a finite one.
+fn non_finite_name(value: f64) -> Option<&'static str> {
     if value.is_nan() {
-        json!("NaN")
+        Some("NaN")
     } else if value == f64::INFINITY {
-        json!("Infinity")
+        Some("Infinity")
     } else if value == f64::NEG_INFINITY {
-        json!("-Infinity")
+        Some("-Infinity")
     } else {
-        json!(value)
+        None
     }
 }
 

@@ -10,6 +10,7 @@ import pytest
 from conftest import point_mlflow_at, start, stop
 from mlflow import MlflowClient
 from PIL import Image
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -253,3 +254,31 @@ def test_an_image_artifact_opens(view, browser, screenshots):
         lambda: browser.execute_script("return arguments[0].naturalWidth", series) == IMAGE_SIZE[0],
     )
     browser.save_screenshot(str(screenshots / "artifacts.png"))
+
+
+def test_zoom_fetches_the_exact_points_and_hover_shows_them(view, browser):
+    store = engine(view)
+    first = view["first"]
+    visit(browser, view["url"] + f"/#/run/{first}")
+    chart = wait(
+        browser,
+        lambda: browser.find_element(
+            By.CSS_SELECTOR, 'section.chart[data-metric="loss"][data-ready]'
+        ),
+    )
+    over = chart.find_element(By.CSS_SELECTOR, ".u-over")
+    width = over.size["width"]
+    ActionChains(browser).move_to_element_with_offset(
+        over, -width // 4, 0
+    ).click_and_hold().move_by_offset(width // 10, 0).release().perform()
+    wait(browser, lambda: chart.get_attribute("data-range"))
+    lo, hi = (int(s) for s in chart.get_attribute("data-range").split("-"))
+    steps, _, values = store.get_run(first).get_history("loss", lo, hi)
+    wait(browser, lambda: chart.get_attribute("data-points") == str(len(steps)))
+    assert 0 < hi - lo < 3000 and len(steps) == hi - lo + 1, "every point of the zoomed range"
+    ActionChains(browser).move_to_element(over).perform()
+    hovered = chart.find_element(By.CSS_SELECTOR, ".legend-value").text
+    step = int(hovered.split(":")[0].removeprefix("step ").replace(",", ""))
+    shown = float(hovered.split(":")[1].split("(")[0])
+    assert "points" not in hovered, "a zoomed bucket is one point"
+    assert shown == values[list(steps).index(step)], "the exact value, not a rounded one"

@@ -139,12 +139,16 @@ export class MetricChart {
     if (!this.plot) {
       this.plot = new uPlot(this.options(faint, single), data, this.box);
       this.root.dataset.ready = "1";
+      // For the page bench (bench/view_page.py): when a chart first drew.
+      performance.mark("runlog:chart");
     } else {
       this.settingData = true;
       this.plot.setData(data, this.range === null);
       this.settingData = false;
     }
     this.root.dataset.points = String(this.fetched.reduce((n, f) => n + f.xs.length, 0));
+    if (this.range) this.root.dataset.range = this.range.join("-");
+    else delete this.root.dataset.range;
     this.showLegend(null);
   }
 

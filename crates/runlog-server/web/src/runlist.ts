@@ -49,6 +49,7 @@ export class RunList implements View {
   readonly root: HTMLElement;
   private rows: RunRow[] = [];
   private answer = "";
+  private shown = false;
   private readonly table = el("table", "runs");
   private readonly pager = el("div", "pager");
   private readonly picker = el("details", "picker");
@@ -143,6 +144,9 @@ export class RunList implements View {
     this.compare.textContent = `Compare ${selected.size}`;
     this.compare.disabled = selected.size < 1;
     this.renderPager(shown.length, pages);
+    // For the page bench (bench/view_page.py): when the list first showed.
+    if (!this.shown) performance.mark("runlog:run-list");
+    this.shown = true;
   }
 
   private renderPager(total: number, pages: number): void {
