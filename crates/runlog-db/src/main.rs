@@ -5,6 +5,7 @@
 
 mod contents;
 mod demo;
+mod import_runs;
 mod mlflow;
 mod output;
 mod plot;
@@ -14,6 +15,7 @@ mod run_archive;
 mod run_arg;
 mod storage;
 mod tail;
+mod tensorboard;
 mod transfer;
 
 use std::path::PathBuf;
@@ -375,6 +377,29 @@ enum Command {
         #[arg(long, value_enum, default_value = "refuse")]
         existing: transfer::OnExisting,
     },
+    /// Bring TensorBoard runs over: the scalars of every event file under
+    /// LOGDIR, a run per folder, and hparams as params.
+    #[command(
+        name = "import-tensorboard",
+        after_help = "Examples:\n  runlog-db import-tensorboard /data/runs ./runs\n  runlog-db import-tensorboard /data/runs ./logs --experiment resnet --tolerate-corrupt-tail"
+    )]
+    ImportTensorboard {
+        /// The database directory (created if missing).
+        dir: PathBuf,
+        /// The folder of event files (searched through).
+        logdir: PathBuf,
+        /// The experiment of the runs (default: LOGDIR's name).
+        #[arg(long)]
+        experiment: Option<String>,
+        /// Keep the records before damage in an event file (a run killed
+        /// while writing), as TensorBoard does, instead of refusing.
+        #[arg(long)]
+        tolerate_corrupt_tail: bool,
+        /// What to do with runs imported before from the same folders:
+        /// refuse the import, skip them, or replace them.
+        #[arg(long, value_enum, default_value = "refuse")]
+        existing: transfer::OnExisting,
+    },
     /// Follow a live run: print every point as the writer logs it, in the
     /// order logged, until Ctrl-C. Waits for a run that does not exist yet.
     #[command(after_help = "Example:\n  runlog-db tail /data/runs exp/run-7 loss acc")]
@@ -563,6 +588,19 @@ fn run(command: Command) -> Result<(), CliError> {
             source,
             existing,
         } => Ok(mlflow::import(&dir, &source, existing)?),
+        Command::ImportTensorboard {
+            dir,
+            logdir,
+            experiment,
+            tolerate_corrupt_tail,
+            existing,
+        } => Ok(tensorboard::import(
+            &dir,
+            &logdir,
+            experiment,
+            tolerate_corrupt_tail,
+            existing,
+        )?),
         Command::Tail {
             dir,
             run,

@@ -29,8 +29,9 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use runlog::{Db, RunId, RunStatus};
+use runlog::RunStatus;
 
+use crate::import_runs::{self, Source, SourceRun};
 use crate::transfer::OnExisting;
 
 /// A run read from MLflow.
@@ -448,119 +449,39 @@ fn read_file_store(root: &Path) -> Result<Vec<MlflowRun>, String> {
     Ok(runs)
 }
 
-/// Writes the runs as staged runs and publishes them all at once: after a
-/// crash none is visible (the next writer deletes them). A run is keyed by
-/// its MLflow run id (the tag `mlflow.run_id`): one imported before is
-/// refused, skipped or replaced as `existing` says, never imported twice.
+/// Writes the runs through [`import_runs::write`], keyed by their MLflow
+/// run id (the tag `mlflow.run_id`), and names the runs whose artifacts
+/// are at remote URIs.
 fn write(dir: &Path, runs: Vec<MlflowRun>, existing: OnExisting) -> Result<(), String> {
-    let db = crate::query::open_writer(Db::builder(dir))?;
-    let e = |e: runlog::Error| e.to_string();
-    let imported: BTreeMap<String, (RunId, String)> = db
-        .runs(&runlog::RunFilter::default())
-        .into_iter()
-        .filter_map(|r| {
-            let id = r.info.tags.get("mlflow.run_id")?.clone();
-            Some((id, (r.info.id, r.info.name)))
-        })
-        .collect();
-    let again: Vec<&str> = runs
-        .iter()
-        .filter(|r| imported.contains_key(&r.run_id))
-        .map(|r| r.run_id.as_str())
-        .collect();
-    if existing == OnExisting::Refuse && !again.is_empty() {
-        return Err(format!(
-            "{} MLflow runs were imported before ({}{}): run again with --existing skip or --existing replace; nothing imported",
-            again.len(),
-            again.iter().take(5).copied().collect::<Vec<_>>().join(", "),
-            if again.len() > 5 { ", ..." } else { "" }
-        ));
-    }
-    let total: usize = runs
-        .iter()
-        .flat_map(|r| r.metrics.values())
-        .map(Vec::len)
-        .sum();
-    let progress = crate::progress::bar(total as u64, "points").with_message("importing");
-    let (mut staged, mut replaces, mut skipped) = (Vec::new(), Vec::new(), 0);
-    let (mut artifacts, mut remote) = (0usize, Vec::new());
-    let mut taken = std::collections::HashSet::new();
-    for run in &runs {
-        let before = imported.get(&run.run_id);
-        if before.is_some() && existing == OnExisting::Skip {
-            skipped += 1;
-            continue;
-        }
-        let base = if run.name.is_empty() {
-            run.run_id.clone()
-        } else {
-            run.name.clone()
+    let mut remote = Vec::new();
+    let mut ready = Vec::with_capacity(runs.len());
+    for run in runs {
+        let artifacts = match &run.artifacts {
+            Artifacts::Folder(folder) => artifact_files(folder)?,
+            Artifacts::Remote(uri) => {
+                remote.push(format!("{} ({uri})", run.run_id));
+                Vec::new()
+            }
+            Artifacts::None => Vec::new(),
         };
-        let name = match before {
-            // A replacement takes the name of the run it replaces.
-            Some((old, name)) => {
-                replaces.push(*old);
-                name.clone()
-            }
-            None if db.find_run(&run.experiment, &base).is_none()
-                && !taken.contains(&(run.experiment.clone(), base.clone())) =>
-            {
-                base
-            }
-            None => {
-                let short: String = run.run_id.chars().take(8).collect();
-                format!("{base}-{short}")
-            }
-        };
-        taken.insert((run.experiment.clone(), name.clone()));
-        let id = db
-            .create_staged_run(&run.experiment, &name, run.start_ms)
-            .map_err(e)?;
-        staged.push(id);
-        db.set_tag(id, "mlflow.run_id", &run.run_id).map_err(e)?;
-        for (key, value) in &run.params {
-            db.set_param(id, key, value).map_err(e)?;
-        }
-        for (key, value) in &run.tags {
-            db.set_tag(id, key, value).map_err(e)?;
-        }
-        for (key, points) in &run.metrics {
-            for chunk in points.chunks(50_000) {
-                let batch: Vec<_> = chunk
-                    .iter()
-                    .map(|&(s, t, v)| (key.as_str(), s, t, v))
-                    .collect();
-                db.log_batch(id, &batch).map_err(e)?;
-                progress.inc(chunk.len() as u64);
-            }
-        }
-        match &run.artifacts {
-            Artifacts::Folder(folder) => {
-                for (path, file) in artifact_files(folder)? {
-                    let mut source =
-                        fs::File::open(&file).map_err(|e| format!("{}: {e}", file.display()))?;
-                    db.put_artifact_from(id, &path, &mut source, None)
-                        .map_err(|error| {
-                            format!("{}: {error}; nothing imported", file.display())
-                        })?;
-                    artifacts += 1;
-                }
-            }
-            Artifacts::Remote(uri) => remote.push(format!("{} ({uri})", run.run_id)),
-            Artifacts::None => {}
-        }
-        if let Some(status) = run.status.as_deref().and_then(status) {
-            db.set_status_at(id, status, run.end_ms).map_err(e)?;
-        }
+        ready.push(SourceRun {
+            status: run.status.as_deref().and_then(status),
+            experiment: run.experiment,
+            source_id: run.run_id,
+            name: run.name,
+            start_ms: run.start_ms,
+            end_ms: run.end_ms,
+            params: run.params,
+            tags: run.tags,
+            metrics: run.metrics,
+            artifacts,
+        });
     }
-    db.publish_runs(&staged, &replaces).map_err(e)?;
-    progress.finish_and_clear();
-    db.close().map_err(e)?;
-    eprintln!(
-        "imported {} runs ({} replaced, {skipped} skipped as imported before), {total} points read, {artifacts} artifacts",
-        staged.len(),
-        replaces.len()
-    );
+    let source = Source {
+        name: "MLflow",
+        key_tag: "mlflow.run_id",
+    };
+    import_runs::write(dir, ready, &source, existing)?;
     if !remote.is_empty() {
         eprintln!(
             "runlog-db: the artifacts of {} runs are at remote URIs and were not imported: {}{}",
