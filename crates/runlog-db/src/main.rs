@@ -8,6 +8,7 @@ mod demo;
 mod import_runs;
 mod mlflow;
 mod output;
+mod parquet_dir;
 mod plot;
 mod progress;
 mod query;
@@ -415,10 +416,13 @@ enum Command {
         json: bool,
     },
     /// Write points as CSV or JSON lines (run, experiment, metric, step,
-    /// timestamp_ms, value), floats exact. Points only: run status, times,
-    /// params, tags and table metrics are not in these files.
+    /// timestamp_ms, value), floats exact; or everything of the runs as a
+    /// folder of Parquet tables (points, texts, cells, runs, partitioned
+    /// by experiment: docs/parquet.md), for DuckDB, Polars, Spark or Trino.
+    /// CSV holds points only, JSON lines also each run's status, times,
+    /// params and tags.
     #[command(
-        after_help = "Example:\n  runlog-db export runlog-demo --run exp-0/run-00000 --format csv -o run0.csv"
+        after_help = "Examples:\n  runlog-db export runlog-demo --run exp-0/run-00000 --format csv -o run0.csv\n  runlog-db export runlog-demo --format parquet -o lake\n  runlog-db export runlog-demo --format parquet -o lake --since 1765000000000"
     )]
     Export {
         /// The database directory.
@@ -426,13 +430,20 @@ enum Command {
         /// Only this run.
         #[arg(long)]
         run: Option<String>,
-        /// With --run: the run's experiment (for names that hold `/`).
-        #[arg(long, requires = "run")]
+        /// Only runs of this experiment (with --run: the run's experiment,
+        /// for names that hold `/`).
+        #[arg(long)]
         experiment: Option<String>,
-        /// The file format.
+        /// Parquet only: the points and text points logged at or after this
+        /// time (ms since the epoch), added to an earlier export in the same
+        /// folder without rewriting it. Each export prints the --since of
+        /// the next.
+        #[arg(long)]
+        since: Option<i64>,
+        /// The format.
         #[arg(long, value_enum)]
-        format: transfer::Format,
-        /// The file to write.
+        format: transfer::FileFormat,
+        /// The file to write (a folder for Parquet).
         #[arg(short, long)]
         output: PathBuf,
     },
@@ -444,14 +455,14 @@ enum Command {
     Import {
         /// The database directory (created if missing).
         dir: PathBuf,
-        /// The file format.
+        /// The format.
         #[arg(long, value_enum)]
-        format: transfer::Format,
+        format: transfer::FileFormat,
         /// What to do with runs the database already holds (a re-run of
         /// the same import): refuse the import, skip them, or replace them.
         #[arg(long, value_enum, default_value = "refuse")]
         existing: transfer::OnExisting,
-        /// The file to read.
+        /// The file to read (a folder for Parquet).
         file: PathBuf,
     },
 }
@@ -611,18 +622,42 @@ fn run(command: Command) -> Result<(), CliError> {
             dir,
             run,
             experiment,
+            since,
             format,
             output,
         } => {
-            let run = run.map(|run| RunArg { run, experiment });
-            transfer::export(&dir, run.as_ref(), format, &output)
+            let db = query::open(&dir)?;
+            let (run, experiment) = match run {
+                Some(run) => (Some(RunArg { run, experiment }), None),
+                None => (None, experiment),
+            };
+            let runs = transfer::select_runs(&db, run.as_ref(), experiment.as_deref())?;
+            match format.lines() {
+                Some(_) if since.is_some() => Err(
+                    "--since is for --format parquet, whose exports.jsonl records where each export ends"
+                        .into(),
+                ),
+                Some(lines) => transfer::export(&db, &runs, lines, &output),
+                None => {
+                    let selection = parquet_dir::Selection {
+                        runs,
+                        run: run.map(|r| r.describe()),
+                        experiment,
+                        since_ms: since,
+                    };
+                    parquet_dir::export(&db, selection, &output)
+                }
+            }
         }
         Command::Import {
             dir,
             format,
             existing,
             file,
-        } => transfer::import(&dir, format, &file, existing),
+        } => match format.lines() {
+            Some(lines) => transfer::import(&dir, lines, &file, existing),
+            None => parquet_dir::import(&dir, &file, existing),
+        },
     }
 }
 

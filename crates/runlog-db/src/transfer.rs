@@ -19,14 +19,36 @@ use serde_json::Value;
 
 use crate::output::{CliError, CliResult};
 use crate::progress::bar;
-use crate::query::{json_num, open, open_writer};
+use crate::query::{json_num, open_writer};
 use crate::run_arg::RunArg;
 
 /// Points written per engine call during an import.
 const IMPORT_BATCH: usize = 100_000;
 
-/// The file formats.
+/// The formats of `export` and `import`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// Comma-separated, with a header line naming the columns.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+    /// A folder of Parquet tables, partitioned by experiment (`parquet_dir`).
+    Parquet,
+}
+
+impl FileFormat {
+    /// The format as lines of text, if it is one.
+    pub fn lines(self) -> Option<Format> {
+        match self {
+            FileFormat::Csv => Some(Format::Csv),
+            FileFormat::Jsonl => Some(Format::Jsonl),
+            FileFormat::Parquet => None,
+        }
+    }
+}
+
+/// The formats of lines of text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Comma-separated, with a header line naming the columns.
     Csv,
@@ -153,27 +175,42 @@ fn integer(column: &str, text: &str) -> Result<i64, String> {
         .map_err(|_| format!("{column} {text:?} is not a 64-bit integer"))
 }
 
-/// `export`: every metric point of every run (or one run), streamed.
-pub fn export(dir: &Path, run: Option<&RunArg>, format: Format, output: &Path) -> CliResult {
-    let db = open(dir)?;
-    let runs = match run {
-        Some(run) => vec![run.resolve(&db)?],
-        None => db
-            .runs(&RunFilter::default())
-            .iter()
-            .map(|r| r.info.id)
-            .collect(),
+/// The runs an export writes: one run, or every run (of one
+/// experiment), sorted by experiment and then id.
+pub fn select_runs(
+    db: &Db,
+    run: Option<&RunArg>,
+    experiment: Option<&str>,
+) -> Result<Vec<runlog::RunSummary>, String> {
+    let filter = RunFilter {
+        experiment: experiment.map(str::to_string),
+        ..RunFilter::default()
     };
+    let mut runs = match run {
+        Some(run) => {
+            let id = run.resolve(db)?;
+            db.runs(&filter)
+                .into_iter()
+                .filter(|r| r.info.id == id)
+                .collect()
+        }
+        None => db.runs(&filter),
+    };
+    if let (Some(experiment), true) = (experiment, runs.is_empty())
+        && db.find_experiment(experiment).is_none()
+    {
+        return Err(format!("no experiment named {experiment:?}"));
+    }
+    runs.sort_by(|a, b| (&a.info.experiment, a.info.id).cmp(&(&b.info.experiment, b.info.id)));
+    Ok(runs)
+}
+
+/// `export`: every metric point of the runs, streamed.
+pub fn export(db: &Db, runs: &[runlog::RunSummary], format: Format, output: &Path) -> CliResult {
     let total: u64 = runs
         .iter()
-        .flat_map(|&id| {
-            db.metric_names(id)
-                .into_iter()
-                .flatten()
-                .map(move |m| (id, m))
-        })
-        .filter_map(|(id, m)| db.stats(id, &m).ok())
-        .map(|s| s.count)
+        .flat_map(|r| &r.metrics)
+        .map(|(_, s)| s.count)
         .sum();
     let file =
         File::create(output).map_err(|e| format!("cannot create {}: {e}", output.display()))?;
@@ -184,13 +221,13 @@ pub fn export(dir: &Path, run: Option<&RunArg>, format: Format, output: &Path) -
     };
     let progress = bar(total, "points").with_message("exporting");
     let mut points = 0u64;
-    for id in runs {
-        let info = db.run(id)?;
+    for run in runs {
+        let (info, id) = (&run.info, run.info.id);
         if let Writer::Jsonl(out) = &mut writer {
             let record = RunRecord {
                 record: "run".into(),
                 run: info.name.clone(),
-                meta: RunMeta::of(&info),
+                meta: RunMeta::of(info),
             };
             serde_json::to_writer(&mut *out, &record)
                 .map_err(|e| write_error(&e))
@@ -393,7 +430,7 @@ pub enum OnExisting {
 
 /// Refuses, before anything is written, a run that would hold more
 /// metrics than a run may.
-fn check_limits(names: &BTreeMap<(String, String), BTreeSet<String>>) -> CliResult {
+pub fn check_limits(names: &BTreeMap<(String, String), BTreeSet<String>>) -> CliResult {
     let limit = runlog::Limits::default().metrics_per_run;
     for ((experiment, name), metrics) in names {
         if metrics.len() > limit {
@@ -409,22 +446,53 @@ fn check_limits(names: &BTreeMap<(String, String), BTreeSet<String>>) -> CliResu
 
 /// The runs an import writes into, staged, and the runs they replace.
 #[derive(Default)]
-struct Plan {
-    staged: HashMap<(String, String), RunId>,
-    replaces: Vec<RunId>,
-    skipped: usize,
+pub struct Plan {
+    /// The run staged for each run of the file, by experiment and name.
+    pub staged: HashMap<(String, String), RunId>,
+    /// The runs of the database that the staged runs replace.
+    pub replaces: Vec<RunId>,
+    /// Runs of the file left out as the database holds them.
+    pub skipped: usize,
 }
 
-/// Stages a run for each run of the file, as `existing` says for the runs
-/// the database already holds.
-fn plan(
+impl Plan {
+    /// Gives each staged run its metadata from `metas`, makes all of them
+    /// visible at once (replacing the runs they replace), closes the
+    /// database, and says what became of the runs.
+    pub fn publish<'m>(
+        &self,
+        db: Db,
+        metas: impl IntoIterator<Item = (&'m (String, String), &'m RunMeta)>,
+    ) -> CliResult<String> {
+        for (key, meta) in metas {
+            if let Some(&run) = self.staged.get(key) {
+                meta.apply(&db, run)?;
+            }
+        }
+        let runs: Vec<RunId> = self.staged.values().copied().collect();
+        db.publish_runs(&runs, &self.replaces)?;
+        db.close()?;
+        Ok(format!(
+            "{} runs ({} replaced, {} skipped as they exist)",
+            runs.len(),
+            self.replaces.len(),
+            self.skipped
+        ))
+    }
+}
+
+/// Stages a run for each of `keys` (experiment and name), started at
+/// `start` (now if `None`), as `existing` says for the runs the database
+/// already holds.
+pub fn plan<'k>(
     db: &Db,
-    names: &BTreeMap<(String, String), BTreeSet<String>>,
-    records: &HashMap<(String, String), RunRecord>,
+    keys: impl IntoIterator<Item = &'k (String, String)> + Clone,
+    start: impl Fn(&(String, String)) -> Option<i64>,
     existing: OnExisting,
 ) -> CliResult<Plan> {
-    let held: Vec<(&(String, String), RunId)> = names
-        .keys()
+    let held: Vec<(&(String, String), RunId)> = keys
+        .clone()
+        .into_iter()
         .filter_map(|key| db.find_run(&key.0, &key.1).map(|id| (key, id)))
         .collect();
     if existing == OnExisting::Refuse && !held.is_empty() {
@@ -442,13 +510,12 @@ fn plan(
         .into());
     }
     let mut plan = Plan::default();
-    for key in names.keys() {
+    for key in keys {
         match held.iter().find(|(k, _)| *k == key) {
             Some(_) if existing == OnExisting::Skip => plan.skipped += 1,
             found => {
                 plan.replaces.extend(found.map(|(_, id)| *id));
-                let start = records.get(key).map(|r| r.meta.start_ms);
-                let run = db.create_staged_run(&key.0, &key.1, start)?;
+                let run = db.create_staged_run(&key.0, &key.1, start(key))?;
                 plan.staged.insert(key.clone(), run);
             }
         }
@@ -490,7 +557,8 @@ pub fn import(dir: &Path, format: Format, input: &Path, existing: OnExisting) ->
     })?;
     check_limits(&names)?;
     let db = open_writer(Db::builder(dir))?;
-    let plan = plan(&db, &names, &records, existing)?;
+    let start = |key: &(String, String)| records.get(key).map(|r| r.meta.start_ms);
+    let plan = plan(&db, names.keys(), start, existing)?;
     let mut batch: Vec<(RunId, String, i64, i64, f64)> = Vec::with_capacity(IMPORT_BATCH);
     let mut points = 0u64;
     read_rows(input, format, "importing", |_, read| {
@@ -508,20 +576,8 @@ pub fn import(dir: &Path, format: Format, input: &Path, existing: OnExisting) ->
         Ok(())
     })?;
     write_batch(&db, &mut batch)?;
-    for (key, record) in &records {
-        if let Some(&run) = plan.staged.get(key) {
-            record.meta.apply(&db, run)?;
-        }
-    }
-    let runs: Vec<RunId> = plan.staged.values().copied().collect();
-    db.publish_runs(&runs, &plan.replaces)?;
-    db.close()?;
-    eprintln!(
-        "imported {points} points into {} runs ({} replaced, {} skipped as they exist)",
-        runs.len(),
-        plan.replaces.len(),
-        plan.skipped
-    );
+    let runs = plan.publish(db, records.iter().map(|(k, r)| (k, &r.meta)))?;
+    eprintln!("imported {points} points into {runs}");
     Ok(())
 }
 
