@@ -377,16 +377,16 @@ fn peak_memory(child: Child) -> (i32, u64) {
 }
 
 #[test]
-fn import_streams_a_file_in_bounded_memory() {
+fn import_and_parquet_export_stream_in_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     // 4M points (about 180 MB of CSV): the old import held the whole file
     // (over 5x its size); streaming holds one batch.
     let points = 4_000_000;
     let csv = big_csv(dir.path(), points);
     let file_size = std::fs::metadata(&csv).unwrap().len();
-    let db = dir.path().join("db");
+    let db_path = dir.path().join("db");
     let child = bin()
-        .args(import_args(&db, "csv", &csv, &[]))
+        .args(import_args(&db_path, "csv", &csv, &[]))
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
@@ -398,13 +398,38 @@ fn import_streams_a_file_in_bounded_memory() {
         peak >> 20,
         file_size >> 20
     );
-    let db = Db::open_read_only(&db).unwrap();
+    let db = Db::open_read_only(&db_path).unwrap();
     let run = db.find_run("exp", "run-1").unwrap();
     let total: u64 = ["loss", "acc", "lr", "grad_norm"]
         .iter()
         .map(|m| db.stats(run, m).unwrap().count)
         .sum();
     assert_eq!(total, points);
+    drop(db);
+
+    // The Parquet export of those points, held whole, would be over 250
+    // MB of Arrow arrays; streamed it holds a batch and a row group.
+    let lake = dir.path().join("lake");
+    let child = bin()
+        .args([
+            "export",
+            db_path.to_str().unwrap(),
+            "--format",
+            "parquet",
+            "-o",
+        ])
+        .arg(&lake)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (status, peak) = peak_memory(child);
+    assert_eq!(status, 0);
+    assert!(peak < 160 << 20, "export peak RSS {} MiB", peak >> 20);
+    let exports = std::fs::read_to_string(lake.join("exports.jsonl")).unwrap();
+    assert!(
+        exports.contains(&format!("\"rows\":[{points},0,0,1]")),
+        "{exports}"
+    );
 }
 
 #[test]

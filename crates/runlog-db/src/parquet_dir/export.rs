@@ -8,9 +8,11 @@ use std::path::{Path, PathBuf};
 
 use runlog::{DEFAULT_CHUNK_POINTS, Db, RunSummary};
 
-use super::layout::{ExportRecord, LAYOUT_VERSION, exports_log, read_exports};
+use super::layout::{
+    ExportRecord, FileRecord, LAYOUT_VERSION, exports_log, read_exports, relative,
+};
 use super::rows::{Cell, CellRows, PointRows, RunRows, TextRows};
-use super::writer::{TableWriter, UNFINISHED};
+use super::writer::{TableWriter, UNFINISHED, WrittenFile};
 use crate::output::CliResult;
 use crate::progress::bar;
 
@@ -45,7 +47,7 @@ impl Tables {
 
     /// Closes every file: the files written, under unfinished names, and
     /// the rows written to each table.
-    fn finish(self) -> Result<(Vec<PathBuf>, [u64; 4]), String> {
+    fn finish(self) -> Result<(Vec<WrittenFile>, [u64; 4]), String> {
         let mut files = Vec::new();
         let rows = [
             self.points.finish(&mut files)?,
@@ -147,7 +149,7 @@ pub fn export(db: &Db, selection: Selection, out: &Path) -> CliResult {
             return Err(format!("{error}; the export's unfinished files were removed").into());
         }
     };
-    publish(out, &files)?;
+    let listed = publish(out, &files)?;
     let record = ExportRecord {
         layout: LAYOUT_VERSION,
         export,
@@ -156,6 +158,7 @@ pub fn export(db: &Db, selection: Selection, out: &Path) -> CliResult {
         run: selection.run,
         experiment: selection.experiment,
         rows,
+        files: listed,
     };
     append_record(out, &record)?;
     eprintln!(
@@ -220,18 +223,24 @@ fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// Gives the export's files their real names.
-fn publish(out: &Path, files: &[PathBuf]) -> CliResult {
+/// Gives the export's files their real names; what its record lists.
+fn publish(out: &Path, files: &[WrittenFile]) -> CliResult<Vec<FileRecord>> {
+    let mut listed = Vec::with_capacity(files.len());
     for file in files {
-        let name = file.to_string_lossy();
+        let name = file.unfinished.to_string_lossy();
         let done = PathBuf::from(format!(
             "{}.parquet",
             name.strip_suffix(UNFINISHED).unwrap_or(&name)
         ));
-        std::fs::rename(file, &done)
-            .map_err(|e| format!("cannot rename {} in {}: {e}", file.display(), out.display()))?;
+        std::fs::rename(&file.unfinished, &done)
+            .map_err(|e| format!("cannot rename {}: {e}", file.unfinished.display()))?;
+        listed.push(FileRecord {
+            path: relative(out, &done),
+            bytes: file.bytes,
+            blake3: file.blake3.clone(),
+        });
     }
-    Ok(())
+    Ok(listed)
 }
 
 /// Records the export in `exports.jsonl`, synced.

@@ -3,7 +3,7 @@
 //! cells stream into runs staged for the import, which become visible all
 //! at once at the end, or (after an error or a crash) not at all.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -11,7 +11,7 @@ use arrow_array::{Array, Float64Array, Int64Array, ListArray, MapArray, RecordBa
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use runlog::{Db, RunId};
 
-use super::layout::{TableKind, read_exports};
+use super::layout::{ExportRecord, FileRecord, TableKind, exports_log, read_exports, relative};
 use crate::output::CliResult;
 use crate::progress::bar;
 use crate::query::open_writer;
@@ -49,6 +49,73 @@ fn files(input: &Path, table: TableKind) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(files)
+}
+
+/// Checks every Parquet file under `input` against the exports that
+/// `exports.jsonl` lists: each file is one an export wrote, with its size
+/// and BLAKE3 hash, and none of them is missing. A folder without the log
+/// (Parquet files from elsewhere in this layout) is read unchecked, and
+/// the import says so.
+fn verify_files(input: &Path, exports: &[ExportRecord]) -> CliResult {
+    let listed: HashMap<&str, (&FileRecord, &str)> = exports
+        .iter()
+        .flat_map(|e| {
+            e.files
+                .iter()
+                .map(move |f| (f.path.as_str(), (f, e.export.as_str())))
+        })
+        .collect();
+    let mut found = HashSet::new();
+    for table in [
+        TableKind::Runs,
+        TableKind::Points,
+        TableKind::Texts,
+        TableKind::Cells,
+    ] {
+        for path in files(input, table)? {
+            if exports.is_empty() {
+                continue;
+            }
+            let name = relative(input, &path);
+            let Some((record, _)) = listed.get(name.as_str()) else {
+                return Err(format!(
+                    "{} is in none of the exports that {} lists, so it is not one runlog-db wrote; move it out of the folder; nothing imported",
+                    path.display(),
+                    exports_log(input).display()
+                )
+                .into());
+            };
+            let mut hasher = blake3::Hasher::new();
+            let bytes = File::open(&path)
+                .and_then(|mut f| std::io::copy(&mut f, &mut hasher))
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            let hash = hasher.finalize().to_hex().to_string();
+            if bytes != record.bytes || hash != record.blake3 {
+                return Err(format!(
+                    "{} is damaged: {bytes} bytes with BLAKE3 {hash}, where its export wrote {} bytes with BLAKE3 {}; nothing imported",
+                    path.display(),
+                    record.bytes,
+                    record.blake3
+                )
+                .into());
+            }
+            found.insert(name);
+        }
+    }
+    if let Some((name, (_, export))) = listed.iter().find(|(name, _)| !found.contains(**name)) {
+        return Err(format!(
+            "{} is missing: export {export} wrote it; nothing imported",
+            input.join(name).display()
+        )
+        .into());
+    }
+    if exports.is_empty() {
+        eprintln!(
+            "{} has no exports.jsonl: its files are read without checking their checksums",
+            input.display()
+        );
+    }
+    Ok(())
 }
 
 /// Calls `each` with every batch of every file of a table.
@@ -211,6 +278,7 @@ impl<'a> Runs<'a> {
 /// `import --format parquet`: the export folder at `input`, into `dir`.
 pub fn import(dir: &Path, input: &Path, existing: OnExisting) -> CliResult {
     let exports = read_exports(input)?;
+    verify_files(input, &exports)?;
     let rows = read_runs(input)?;
     if rows.is_empty() {
         return Err(format!(

@@ -10,7 +10,8 @@
 //! OUT/exports.jsonl
 //! ```
 //!
-//! and a log of the exports that wrote them, one JSON line each.
+//! and a log of the exports that wrote them, one JSON line each, with the
+//! size and BLAKE3 hash of every file.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -191,6 +192,31 @@ pub struct ExportRecord {
     pub experiment: Option<String>,
     /// Rows it wrote, by table: points, texts, cells, runs.
     pub rows: [u64; 4],
+    /// The files it wrote, each with its checksum.
+    pub files: Vec<FileRecord>,
+}
+
+/// A file of an export, as its record lists it: Parquet files carry no
+/// checksum of their pages from this writer, so the export keeps one of
+/// each whole file, and the import checks it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct FileRecord {
+    /// Its path under the export folder, `/`-separated.
+    pub path: String,
+    /// Its size in bytes.
+    pub bytes: u64,
+    /// Its BLAKE3 hash, in hex.
+    pub blake3: String,
+}
+
+/// `path` under `out`, `/`-separated, as an export's record names it.
+pub fn relative(out: &Path, path: &Path) -> String {
+    let inner = path.strip_prefix(out).unwrap_or(path);
+    inner
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The log of exports in `out`.

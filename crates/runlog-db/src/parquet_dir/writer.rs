@@ -3,6 +3,7 @@
 //! succeeded, so that readers never see half an export.
 
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow_schema::SchemaRef;
@@ -27,8 +28,38 @@ pub const UNFINISHED: &str = ".parquet.tmp";
 
 /// The file being written for one experiment.
 struct OpenFile {
-    writer: ArrowWriter<File>,
+    writer: ArrowWriter<HashedFile>,
     unfinished: PathBuf,
+}
+
+/// A file that hashes what is written to it.
+struct HashedFile {
+    file: File,
+    hasher: blake3::Hasher,
+    bytes: u64,
+}
+
+impl Write for HashedFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// A file written and closed, not yet under its real name.
+pub struct WrittenFile {
+    /// Where it is.
+    pub unfinished: PathBuf,
+    /// Its size.
+    pub bytes: u64,
+    /// Its BLAKE3 hash, in hex.
+    pub blake3: String,
 }
 
 /// Writes the rows of one table into `OUT/<table>/experiment=<E>/`.
@@ -44,7 +75,7 @@ pub struct TableWriter<R: Rows> {
     /// Its file, opened when its first batch is written.
     file: Option<OpenFile>,
     /// Files written and closed, under their unfinished names.
-    done: Vec<PathBuf>,
+    done: Vec<WrittenFile>,
     /// Rows written in all.
     written: u64,
 }
@@ -111,6 +142,11 @@ impl<R: Rows + Default> TableWriter<R> {
         let unfinished = folder.join(format!("part-{}{UNFINISHED}", self.export));
         let file = File::create(&unfinished)
             .map_err(|e| format!("cannot create {}: {e}", unfinished.display()))?;
+        let file = HashedFile {
+            file,
+            hasher: blake3::Hasher::new(),
+            bytes: 0,
+        };
         let writer = ArrowWriter::try_new(file, self.schema.clone(), Some(self.properties.clone()))
             .map_err(|e| format!("{}: {e}", unfinished.display()))?;
         Ok(OpenFile { writer, unfinished })
@@ -121,18 +157,23 @@ impl<R: Rows + Default> TableWriter<R> {
         let Some(file) = self.file.take() else {
             return Ok(());
         };
-        file.writer
+        let written = file
+            .writer
             .into_inner()
             .map_err(|e| e.to_string())
-            .and_then(|f| f.sync_all().map_err(|e| e.to_string()))
+            .and_then(|f| f.file.sync_all().map(|()| f).map_err(|e| e.to_string()))
             .map_err(|e| format!("cannot write {}: {e}", file.unfinished.display()))?;
-        self.done.push(file.unfinished);
+        self.done.push(WrittenFile {
+            unfinished: file.unfinished,
+            bytes: written.bytes,
+            blake3: written.hasher.finalize().to_hex().to_string(),
+        });
         Ok(())
     }
 
     /// Closes the last file, adds the files written (under unfinished
     /// names) to `files`, and says how many rows they hold.
-    pub fn finish(mut self, files: &mut Vec<PathBuf>) -> Result<u64, String> {
+    pub fn finish(mut self, files: &mut Vec<WrittenFile>) -> Result<u64, String> {
         self.close_file()?;
         files.append(&mut self.done);
         Ok(self.written)

@@ -185,15 +185,26 @@ def test_an_incremental_export_adds_files_and_never_rewrites_the_old(tmp_path):
         assert history.values.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
 
 
-def test_a_cut_file_is_named_and_nothing_is_imported(tmp_path):
+def test_a_damaged_or_foreign_file_is_named_and_nothing_is_imported(tmp_path):
     fill(tmp_path / "db", points=100)
     lake = tmp_path / "lake"
     assert cli("export", tmp_path / "db", "--format", "parquet", "-o", lake).returncode == 0
     victim = sorted((lake / "points").rglob("*.parquet"))[-1]
     data = victim.read_bytes()
-    victim.write_bytes(data[: len(data) // 2])  # a copy cut short
-    done = cli("import", tmp_path / "db2", "--format", "parquet", lake)
-    assert done.returncode != 0
-    assert str(victim) in done.stderr and "nothing imported" in done.stderr, done.stderr
-    with runlog.open(tmp_path / "db2", read_only=True) as store:
-        assert store.runs() == []
+    middle = len(data) // 2
+    flipped = data[:middle] + bytes([data[middle] ^ 0x10]) + data[middle + 1 :]
+    cases = [
+        ("is damaged", lambda: victim.write_bytes(flipped)),  # one bit, anywhere
+        ("is damaged", lambda: victim.write_bytes(data[:middle])),  # a copy cut short
+        ("is missing", victim.unlink),
+        ("in none of the exports", lambda: (victim.parent / "extra.parquet").write_bytes(data)),
+    ]
+    for expected, damage in cases:
+        damage()
+        done = cli("import", tmp_path / "db2", "--format", "parquet", lake)
+        assert done.returncode != 0
+        assert expected in done.stderr and "nothing imported" in done.stderr, done.stderr
+        assert not (tmp_path / "db2").exists()
+        victim.write_bytes(data)
+        (victim.parent / "extra.parquet").unlink(missing_ok=True)
+    assert cli("import", tmp_path / "db2", "--format", "parquet", lake).returncode == 0
