@@ -260,18 +260,53 @@ impl<'a> Runs<'a> {
         Runs { by_source }
     }
 
+    /// The run columns of a batch, read once for all its rows.
+    fn in_batch<'b>(
+        &'b self,
+        path: &'b Path,
+        batch: &'b RecordBatch,
+    ) -> Result<BatchRuns<'b>, String> {
+        Ok(BatchRuns {
+            runs: self,
+            path,
+            id: column::<Int64Array>(path, batch, "run_id", false)?,
+            experiment: column::<StringArray>(path, batch, "experiment", false)?,
+            name: column::<StringArray>(path, batch, "run_name", false)?,
+        })
+    }
+}
+
+/// The run columns of one batch.
+struct BatchRuns<'b> {
+    runs: &'b Runs<'b>,
+    path: &'b Path,
+    id: &'b Int64Array,
+    experiment: &'b StringArray,
+    name: &'b StringArray,
+}
+
+impl BatchRuns<'_> {
     /// The staged run of row `i` (`None`: a run skipped as it exists).
-    fn of(&self, path: &Path, batch: &RecordBatch, i: usize) -> Result<Option<RunId>, String> {
-        let id = column::<Int64Array>(path, batch, "run_id", false)?.value(i);
-        let experiment = column::<StringArray>(path, batch, "experiment", false)?.value(i);
-        let name = column::<StringArray>(path, batch, "run_name", false)?.value(i);
-        match self.by_source.get(&id) {
+    fn of(&self, i: usize) -> Result<Option<RunId>, String> {
+        let (id, experiment, name) = (
+            self.id.value(i),
+            self.experiment.value(i),
+            self.name.value(i),
+        );
+        match self.runs.by_source.get(&id) {
             Some(((e, n), run)) if e == experiment && n == name => Ok(*run),
             _ => Err(format!(
                 "{}: row {i} of a batch belongs to run {id} ({experiment}/{name}), which no runs table lists; nothing imported",
-                path.display()
+                self.path.display()
             )),
         }
+    }
+
+    /// The end of the rows of row `start`'s run, from `start` on.
+    fn run_end(&self, start: usize) -> usize {
+        (start..self.id.len())
+            .find(|&i| self.id.value(i) != self.id.value(start))
+            .unwrap_or(self.id.len())
     }
 }
 
@@ -303,15 +338,12 @@ pub fn import(dir: &Path, input: &Path, existing: OnExisting) -> CliResult {
         let step = column::<Int64Array>(path, batch, "step", false)?;
         let timestamp = column::<Int64Array>(path, batch, "timestamp_ms", false)?;
         let value = column::<Float64Array>(path, batch, "value", false)?;
+        let batch_runs = runs.in_batch(path, batch)?;
         let mut start = 0;
         while start < batch.num_rows() {
             // The rows of one run, logged in one call.
-            let run = runs.of(path, batch, start)?;
-            let id = column::<Int64Array>(path, batch, "run_id", false)?;
-            let end = (start..batch.num_rows())
-                .find(|&i| id.value(i) != id.value(start))
-                .unwrap_or(batch.num_rows());
-            if let Some(run) = run {
+            let end = batch_runs.run_end(start);
+            if let Some(run) = batch_runs.of(start)? {
                 let group: Vec<(&str, i64, i64, f64)> = (start..end)
                     .map(|i| {
                         (
@@ -337,8 +369,9 @@ pub fn import(dir: &Path, input: &Path, existing: OnExisting) -> CliResult {
         let step = column::<Int64Array>(path, batch, "step", false)?;
         let timestamp = column::<Int64Array>(path, batch, "timestamp_ms", false)?;
         let value = column::<StringArray>(path, batch, "value", false)?;
+        let batch_runs = runs.in_batch(path, batch)?;
         for i in 0..batch.num_rows() {
-            if let Some(run) = runs.of(path, batch, i)? {
+            if let Some(run) = batch_runs.of(i)? {
                 db.log_str_at(
                     run,
                     series.value(i),
@@ -377,8 +410,9 @@ fn import_cells(db: &Db, input: &Path, runs: &Runs<'_>) -> CliResult<u64> {
         let name = column::<StringArray>(path, batch, "column", false)?;
         let number = column::<Float64Array>(path, batch, "number", true)?;
         let text = column::<StringArray>(path, batch, "text", true)?;
+        let batch_runs = runs.in_batch(path, batch)?;
         for i in 0..batch.num_rows() {
-            let Some(run) = runs.of(path, batch, i)? else {
+            let Some(run) = batch_runs.of(i)? else {
                 continue;
             };
             let cell = match (number.is_null(i), text.is_null(i)) {
