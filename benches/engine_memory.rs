@@ -11,15 +11,9 @@ use std::time::Instant;
 use runlog::{Db, Durability};
 use runlog_workload::{METRICS, Run};
 
-/// A field of `/proc/self/status` in KiB.
-fn status_kib(field: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("procfs");
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("field present")
-}
+#[path = "proc_status.rs"]
+mod proc_status;
+use proc_status::status_kib;
 
 fn main() {
     let mut args = std::env::args().skip(1);

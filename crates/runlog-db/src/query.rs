@@ -149,10 +149,14 @@ pub fn runs(dir: &Path, query: RunsQuery, json: bool) -> CliResult {
                 .ok_or_else(|| format!("--tag {t:?} is not key=value"))
         })
         .transpose()?;
+    // Only the metrics shown and sorted by are summarised.
+    let mut chosen = query.metrics.clone();
+    chosen.extend(query.sort.as_ref().map(|s| s.metric.clone()));
     let filter = RunFilter {
         experiment: query.experiment,
         status,
         tag,
+        metrics: Some(chosen),
     };
     let mut runs = db.runs(&filter);
     if let Some(sort) = &query.sort {

@@ -42,7 +42,7 @@ pub fn stats(dir: &Path, json: bool) -> CliResult {
             "segment_bytes": stats.segment_bytes,
             "bytes_per_point": stats.bytes_per_point(), "codecs": codecs,
             "wal_files": stats.wal_files, "wal_bytes": stats.wal_bytes,
-            "manifest_bytes": stats.manifest_bytes,
+            "manifest_bytes": stats.manifest_bytes, "catalog_bytes": stats.catalog_bytes,
             "blob_files": stats.blob_files, "blob_bytes": stats.blob_bytes,
             "artifacts": contents.artifacts, "artifact_bytes": contents.artifact_bytes,
             "log_streams": contents.streams, "log_bytes": contents.log_bytes,
@@ -108,14 +108,15 @@ pub fn stats(dir: &Path, json: bool) -> CliResult {
         format!("{:.3}", stats.bytes_per_point())
     };
     out.line(format!(
-        "points {}: {} in {} segments ({} bytes, {per_point} bytes/point), {pending} in the WAL not yet flushed\nWAL {} files, {} bytes  manifest {} bytes",
+        "points {}: {} in {} segments ({} bytes, {per_point} bytes/point), {pending} in the WAL not yet flushed\nWAL {} files, {} bytes  manifest {} bytes  catalog {} bytes",
         stats.points + pending,
         stats.points,
         stats.segments.len(),
         stats.segment_bytes,
         stats.wal_files,
         stats.wal_bytes,
-        stats.manifest_bytes
+        stats.manifest_bytes,
+        stats.catalog_bytes
     ))?;
     out.line(format!(
         "artifacts {}: {} bytes  text logs {}: {} bytes written, {} stored\nblobs {} files, {} bytes (artifacts and sealed log chunks, each content once)",

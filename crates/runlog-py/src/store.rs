@@ -226,6 +226,7 @@ impl Store {
             experiment,
             status: status.map(self::status).transpose()?,
             tag,
+            metrics: None,
         };
         let db = self.db()?;
         let runs = py.detach(|| db.runs(&filter));

@@ -60,7 +60,7 @@ pub async fn runs(State(app): State<AppState>, Req(query): Req<RunsQuery>) -> Ap
     let filter = RunFilter {
         experiment: query.experiment,
         status: query.status.as_deref().map(status_of).transpose()?,
-        tag: None,
+        ..RunFilter::default()
     };
     blocking(app, move |db| {
         let summaries = db.runs(&filter);

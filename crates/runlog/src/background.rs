@@ -26,6 +26,8 @@ use runlog_segment::{ChunkMeta, Columns, EncodedChunk, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
 use crate::blobs::BlobHash;
+use crate::catalog_file::{self, CatalogRef};
+use crate::catalog_rewrite;
 use crate::compaction_policy::next_merge;
 use crate::db::{Shared, manifest_of};
 use crate::manifest::{SegmentEntry, segment_path};
@@ -41,7 +43,7 @@ type Job = fn(&Shared) -> Result<bool>;
 pub(crate) fn start(shared: &Arc<Shared>) -> Result<Vec<JoinHandle<()>>> {
     let jobs: [(&str, Job); 2] = [
         ("runlog-flusher", flush_or_seal),
-        ("runlog-compactor", compact_step),
+        ("runlog-compactor", compact_or_rewrite),
     ];
     jobs.into_iter()
         .map(|(name, job)| {
@@ -142,15 +144,17 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
         (frozen, file_no)
     };
     let handle = write_memtable(shared, &frozen, file_no)?;
-    // The manifest then holds sealed chunks, not tails.
+    // The catalog then holds sealed chunks, not tails.
     seal_streams(shared, true)?;
     {
-        let _manifest = shared.manifest.lock();
+        let mut catalog = shared.manifest.lock();
+        *catalog = append_catalog_changes(shared, &catalog)?;
         let segments: Vec<Arc<SegmentHandle>> = {
             let state = shared.state.read();
             let mut segments = state.segments.as_ref().clone();
             segments.extend(handle.clone());
-            manifest_of(&state, &segments, frozen.last_lsn).write(&shared.dir)?;
+            manifest_of(&state, &segments, frozen.last_lsn, *catalog)
+                .write(shared.storage(), &shared.dir)?;
             segments
         };
         // Before the flush is seen done, so that `Db::flush` returns with
@@ -168,6 +172,21 @@ pub(crate) fn flush_one(shared: &Shared) -> Result<bool> {
         wal.truncate_before(Lsn(frozen.last_lsn + 1))?;
     }
     Ok(true)
+}
+
+/// Appends the runs changed since the last flush to the catalog file at
+/// `at`; if that fails, they stay noted as changed.
+fn append_catalog_changes(shared: &Shared, at: &CatalogRef) -> Result<CatalogRef> {
+    let (runs, experiments) = shared.state.write().catalog.changes.take();
+    if runs.is_empty() && !experiments {
+        return Ok(*at);
+    }
+    let frames = catalog_file::encode_frames(&shared.state.read().catalog, &runs, experiments);
+    catalog_file::append(shared.storage(), &shared.dir, at, &frames).inspect_err(|_| {
+        let changes = &mut shared.state.write().catalog.changes;
+        changes.runs.extend(runs);
+        changes.experiments |= experiments;
+    })
 }
 
 /// Deletes the blobs released by WAL records up to `covered_lsn` (which a
@@ -238,6 +257,12 @@ fn is_live(catalog: &crate::catalog::Catalog, series: SeriesId) -> bool {
 }
 
 /// Does the merge the policy asks for next, if any; returns whether it did.
+/// The compactor's work: a merge of segments if one is due, or else a
+/// rewrite of the catalog file if that is.
+fn compact_or_rewrite(shared: &Shared) -> Result<bool> {
+    Ok(compact_step(shared)? || catalog_rewrite::rewrite_if_due(shared)?)
+}
+
 pub(crate) fn compact_step(shared: &Shared) -> Result<bool> {
     let _one_at_a_time = shared.compaction.lock();
     let (inputs, level) = {
@@ -345,7 +370,7 @@ fn merge_segments(
         )?))
     };
     {
-        let _manifest = shared.manifest.lock();
+        let catalog = shared.manifest.lock();
         let segments = {
             let state = shared.state.read();
             let current = state.segments.as_ref();
@@ -356,7 +381,8 @@ fn merge_segments(
             let mut segments = current[..start].to_vec();
             segments.extend(output.clone());
             segments.extend_from_slice(&current[start + inputs.len()..]);
-            manifest_of(&state, &segments, state.flushed_lsn).write(&shared.dir)?;
+            manifest_of(&state, &segments, state.flushed_lsn, *catalog)
+                .write(shared.storage(), &shared.dir)?;
             segments
         };
         shared.state.write().segments = Arc::new(segments);

@@ -1,7 +1,7 @@
 //! The catalog: experiments, runs and their metadata, and the series (one
 //! metric, or one column of a table, of one run) with their live statistics.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use runlog_segment::{SeriesId, Stats};
 use crate::blobs::BlobHash;
 use crate::contents::{Artifact, LOG_CHUNK_BYTES, Stream, StreamChunk, StreamKey};
 use crate::experiments::Experiments;
-use crate::id_map::IdMap;
+use crate::series_table::SeriesTable;
 use crate::wire::{DecodeError, Decoder, Encoder};
 
 /// Identifies a run within a database.
@@ -255,7 +255,7 @@ pub(crate) struct SeriesEntry {
 pub(crate) struct Catalog {
     pub runs: BTreeMap<RunId, RunEntry>,
     pub run_names: HashMap<(String, String), RunId>,
-    pub series: IdMap<SeriesEntry>,
+    pub series: SeriesTable<SeriesEntry>,
     pub next_run: u64,
     pub next_series: u64,
     /// References to each blob, from artifacts and stream chunks.
@@ -267,6 +267,25 @@ pub(crate) struct Catalog {
     pub ready_to_seal: Vec<(RunId, StreamKey)>,
     /// Every experiment.
     pub experiments: Experiments,
+    /// What changed since the catalog file last recorded it.
+    pub changes: Changes,
+}
+
+/// The runs changed since the catalog file last recorded them, and whether
+/// the experiments did: what the next flush appends to it.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Changes {
+    pub runs: HashSet<RunId>,
+    pub experiments: bool,
+}
+
+impl Changes {
+    /// Takes what changed, runs in id order, leaving nothing.
+    pub(crate) fn take(&mut self) -> (Vec<RunId>, bool) {
+        let mut runs: Vec<RunId> = self.runs.drain().collect();
+        runs.sort_unstable();
+        (runs, std::mem::take(&mut self.experiments))
+    }
 }
 
 impl Catalog {
@@ -441,6 +460,7 @@ impl Catalog {
             .and_then(|entry| entry.streams.get_mut(key))
             .is_some_and(|stream| stream.seal(chunk));
         if sealed {
+            self.changes.runs.insert(run);
             *self.blob_refs.entry(chunk.hash).or_default() += 1;
         } else if !self.blob_refs.contains_key(&chunk.hash) {
             self.released.push(chunk.hash);

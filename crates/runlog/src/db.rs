@@ -14,14 +14,15 @@ use runlog_wal::{Durability, Lsn, RecoveryMode, Wal, WalReader};
 
 use crate::blobs::{BlobHash, BlobStore};
 use crate::catalog::{Catalog, RunStatus};
+use crate::catalog_file::{self, CATALOG_DIR, CatalogRef};
 use crate::identity::{self, Found};
 use crate::limits::Limits;
 use crate::manifest::MANIFEST;
-use crate::manifest::{Manifest, SegmentEntry, segment_path};
+use crate::manifest::{Manifest, ManifestHead, SegmentEntry, segment_path};
 use crate::memtable::Memtable;
 use crate::ops::Record;
 use crate::segments::SegmentHandle;
-use crate::{Error, Result, background, lock};
+use crate::{Error, Result, background, catalog_rewrite, lock};
 
 /// Default memtable size before it is frozen and flushed: 64 MiB.
 pub const DEFAULT_MEMTABLE_BYTES: usize = 64 << 20;
@@ -50,8 +51,9 @@ pub struct DbBuilder {
     pub(crate) segment: SegmentOptions,
     mark_running_on_open: Option<RunStatus>,
     background: bool,
-    /// Where the WAL's files live (the file system unless a test says).
-    pub(crate) wal_storage: Arc<dyn runlog_wal::Storage>,
+    /// Where the WAL, MANIFEST and catalog files live (the file system
+    /// unless a test says).
+    pub(crate) storage: Arc<dyn runlog_wal::Storage>,
 }
 
 /// What the database holds in memory; guarded by `Shared::state`.
@@ -115,8 +117,9 @@ pub(crate) struct Shared {
     /// Serialises write calls, so WAL order is the order ops are applied;
     /// holds the buffer each call's WAL record is encoded into.
     pub write: Mutex<Vec<u8>>,
-    /// Serialises manifest rewrites.
-    pub manifest: Mutex<()>,
+    /// Serialises manifest rewrites; holds where the catalog file the
+    /// manifest names ends (a writer's only).
+    pub manifest: Mutex<CatalogRef>,
     /// Artifacts and sealed stream chunks.
     pub blobs: BlobStore,
     /// Serialises compactions (the thread's and `Db::compact`).
@@ -137,13 +140,18 @@ impl Shared {
             wal,
             state: RwLock::new(state),
             write: Mutex::new(Vec::new()),
-            manifest: Mutex::new(()),
+            manifest: Mutex::new(CatalogRef::default()),
             compaction: Mutex::new(()),
             signals: Mutex::new(Signals::default()),
             wake: Condvar::new(),
             poison: OnceLock::new(),
             _lock: lock,
         })
+    }
+
+    /// Where the WAL, MANIFEST and catalog files are.
+    pub(crate) fn storage(&self) -> &dyn runlog_wal::Storage {
+        self.options.storage.as_ref()
     }
 
     pub(crate) fn check_writable(&self) -> Result<&Wal> {
@@ -203,12 +211,13 @@ impl DbBuilder {
         self
     }
 
-    /// Where the WAL's files are read and written: the file system by
-    /// default. Tests give a [`runlog_wal::MemStorage`] to fail chosen writes
-    /// and fsyncs, or to take what a power cut would leave, while segments
-    /// and the manifest stay on disk.
-    pub fn wal_storage(mut self, storage: Arc<dyn runlog_wal::Storage>) -> DbBuilder {
-        self.wal_storage = storage;
+    /// Where the WAL, the MANIFEST and the catalog file are read and
+    /// written: the file system by default. Tests give a
+    /// [`runlog_wal::MemStorage`] to fail chosen writes and fsyncs, or to
+    /// take what a power cut would leave; segments, blobs, the identity file
+    /// and the lock stay on disk.
+    pub fn storage(mut self, storage: Arc<dyn runlog_wal::Storage>) -> DbBuilder {
+        self.storage = storage;
         self
     }
 
@@ -239,24 +248,25 @@ impl DbBuilder {
         if found != Found::Database {
             identity::write(&dir)?;
         }
-        let (manifest, had_manifest) = match Manifest::read(&dir)? {
+        let manifest = match Manifest::read(self.storage.as_ref(), &dir)? {
             Some(manifest) => {
-                refuse_missing_wal(self.wal_storage.as_ref(), &dir, manifest.flushed_lsn)?;
-                (manifest, true)
+                refuse_missing_wal(self.storage.as_ref(), &dir, manifest.flushed_lsn)?;
+                manifest
             }
             None => {
-                refuse_segments_without_manifest(&dir)?;
-                (Manifest::default(), false)
+                refuse_segments_without_manifest(self.storage.as_ref(), &dir)?;
+                Manifest::default()
             }
         };
-        remove_orphans(&dir, &manifest)?;
+        remove_orphans(self.storage.as_ref(), &dir, &manifest)?;
         let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
+        let catalog_ref = manifest.catalog_ref;
         let (mut catalog, segments) = open_segments(&dir, manifest, &HashMap::new())?;
         let mut memtable = Memtable::after(flushed_lsn, self.segment.chunk_points);
         let mut replay_error = None;
         let mut first_replayed = None;
         let wal = Wal::builder(dir.join("wal"))
-            .storage(Arc::clone(&self.wal_storage))
+            .storage(Arc::clone(&self.storage))
             .durability(match self.durability {
                 // The engine syncs after applying, outside its write lock,
                 // so concurrent writers share fsyncs.
@@ -300,18 +310,25 @@ impl DbBuilder {
         let background_enabled = self.background;
         let mark = self.mark_running_on_open;
         let shared = Shared::new(self, Some(wal), state, Some(lock));
+        match catalog_ref {
+            Some(at) => *shared.manifest.lock() = at,
+            // A new database, or a manifest that held the catalog (version
+            // 4 or older): write the catalog file and a manifest naming it.
+            // From the first open on, a database has a MANIFEST, so that a
+            // WAL deleted later is noticed (see `refuse_missing_wal`).
+            None => {
+                let mut at = shared.manifest.lock();
+                *at = catalog_rewrite::write_base(&shared, 1)?;
+                let state = shared.state.read();
+                manifest_of(&state, &state.segments, state.flushed_lsn, *at)
+                    .write(shared.storage(), &shared.dir)?;
+            }
+        }
         let threads = if background_enabled {
             background::start(&shared)?
         } else {
             Vec::new()
         };
-        if !had_manifest {
-            // From the first open on, a database has a MANIFEST, so that a
-            // WAL deleted later is noticed (see `refuse_missing_wal`).
-            let _manifest = shared.manifest.lock();
-            let state = shared.state.read();
-            manifest_of(&state, &state.segments, state.flushed_lsn).write(&shared.dir)?;
-        }
         let mut db = Db {
             shared,
             threads,
@@ -418,38 +435,67 @@ fn refuse_missing_wal(
     })
 }
 
-/// A database without a manifest holds no segments: segment files there
-/// mean the manifest was lost, and only `runlog-db repair` may rebuild it.
-fn refuse_segments_without_manifest(dir: &Path) -> Result<()> {
+/// A database without a manifest holds no segments and no catalog file:
+/// such files there mean the manifest was lost, and only `runlog-db repair`
+/// may rebuild it.
+fn refuse_segments_without_manifest(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<()> {
     let segments_dir = dir.join("segments");
     let entries = fs::read_dir(&segments_dir).map_err(|e| Error::io("list", &segments_dir, e))?;
-    let mut count = 0;
+    let mut segments = 0;
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("list", &segments_dir, e))?;
         let name = entry.file_name();
-        if name
-            .to_str()
-            .is_some_and(|n| n.ends_with(".seg") && is_segment_name(n))
-        {
-            count += 1;
-        }
+        segments += usize::from(
+            name.to_str()
+                .is_some_and(|n| n.ends_with(".seg") && is_segment_name(n)),
+        );
     }
-    if count == 0 {
+    let catalogs = catalog_files(storage, dir)?.len();
+    if segments + catalogs == 0 {
         return Ok(());
     }
     Err(Error::MissingFile {
         file: dir.join(MANIFEST),
         why: format!(
-            "segments/ holds {count} segment files, and only the MANIFEST says which are live; nothing was deleted (this build cannot rebuild a MANIFEST)"
+            "segments/ holds {segments} segment files and catalog/ {catalogs} catalog files, and only the MANIFEST says which are live; nothing was deleted (this build cannot rebuild a MANIFEST)"
         ),
     })
 }
 
+/// The files in `catalog/` named as the engine names catalog files.
+fn catalog_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
+    let folder = dir.join(CATALOG_DIR);
+    match storage.list_dir(&folder) {
+        Ok(names) => Ok(names
+            .into_iter()
+            .filter(|n| catalog_file::is_catalog_name(n))
+            .map(|n| folder.join(n))
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(Error::io("list", &folder, e)),
+    }
+}
+
 /// Deletes the segment files (and their temporary files) that the manifest
 /// does not list: leftovers of a flush or compaction cut short by a crash,
-/// or files a compaction retired. Only files named as the engine names
-/// them are deleted; anything else is left alone.
-fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
+/// or files a compaction retired; and the catalog files it does not name,
+/// which a rewrite replaced or a crash cut short. Only files named as the
+/// engine names them are deleted; anything else is left alone.
+fn remove_orphans(
+    storage: &dyn runlog_wal::Storage,
+    dir: &Path,
+    manifest: &Manifest,
+) -> Result<()> {
+    let live = manifest
+        .catalog_ref
+        .map(|at| catalog_file::catalog_path(dir, at.file_no));
+    for path in catalog_files(storage, dir)? {
+        if live.as_ref() != Some(&path) {
+            storage
+                .remove_file(&path)
+                .map_err(|e| Error::io("delete orphan", &path, e))?;
+        }
+    }
     let segments_dir = dir.join("segments");
     let listed: Vec<PathBuf> = manifest
         .segments
@@ -469,7 +515,7 @@ fn remove_orphans(dir: &Path, manifest: &Manifest) -> Result<()> {
             fs::remove_file(&path).map_err(|e| Error::io("delete orphan", &path, e))?;
         }
     }
-    let _ = fs::remove_file(dir.join("MANIFEST.tmp"));
+    let _ = storage.remove_file(&dir.join("MANIFEST.tmp"));
     Ok(())
 }
 
@@ -559,10 +605,10 @@ fn try_load_read_only(
     open: &HashMap<u64, Arc<SegmentHandle>>,
 ) -> Result<Result<State>> {
     let dir = options.dir.as_path();
-    let manifest = match Manifest::read(dir)? {
+    let manifest = match Manifest::read(options.storage.as_ref(), dir)? {
         Some(manifest) => {
             if let Err(why) =
-                refuse_missing_wal(options.wal_storage.as_ref(), dir, manifest.flushed_lsn)
+                refuse_missing_wal(options.storage.as_ref(), dir, manifest.flushed_lsn)
             {
                 return Ok(Err(why));
             }
@@ -570,7 +616,7 @@ fn try_load_read_only(
         }
         None => {
             // Segments are written before the first manifest names them.
-            if let Err(why) = refuse_segments_without_manifest(dir) {
+            if let Err(why) = refuse_segments_without_manifest(options.storage.as_ref(), dir) {
                 return Ok(Err(why));
             }
             Manifest::default()
@@ -578,15 +624,15 @@ fn try_load_read_only(
     };
     let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
     let (mut catalog, segments) = open_segments(dir, manifest, open)?;
-    // A read-only handle frees nothing.
+    // A read-only handle frees nothing, and writes no catalog.
     catalog.released.clear();
     // Nothing seals a read-only handle's memtable.
     let mut memtable = Memtable::after(flushed_lsn, 0);
     let wal_dir = dir.join("wal");
     let mut wal_tail = runlog_wal::Tail::Clean;
-    if has_wal_files(options.wal_storage.as_ref(), dir)? {
+    if has_wal_files(options.storage.as_ref(), dir)? {
         let mut reader = WalReader::open(
-            Arc::clone(&options.wal_storage),
+            Arc::clone(&options.storage),
             &wal_dir,
             RecoveryMode::TolerateCorruptTail,
             Lsn(flushed_lsn + 1),
@@ -611,6 +657,7 @@ fn try_load_read_only(
         if let Some(error) = error {
             return Err(error);
         }
+        catalog.changes = Default::default();
         // No record after the manifest: the log must still start right
         // after it, or the write calls in between are gone.
         if memtable.last_lsn == flushed_lsn && reader.next_lsn() > Lsn(flushed_lsn + 1) {
@@ -645,7 +692,7 @@ impl Db {
             segment: SegmentOptions::default(),
             mark_running_on_open: None,
             background: true,
-            wal_storage: Arc::new(runlog_wal::FsStorage),
+            storage: Arc::new(runlog_wal::FsStorage),
         }
     }
 
@@ -738,6 +785,7 @@ impl Db {
         }
         if !self.has_background_threads() {
             while background::flush_one(&self.shared)? {}
+            catalog_rewrite::rewrite_if_due(&self.shared)?;
             return Ok(());
         }
         self.shared.notify(false);
@@ -852,19 +900,21 @@ pub(crate) fn freeze(state: &mut State) {
     state.frozen.push(Arc::new(full));
 }
 
-/// A manifest describing `state` with `segments` in place of its own.
+/// A manifest describing `state` with `segments` in place of its own, and
+/// the catalog file ending at `catalog`.
 pub(crate) fn manifest_of(
     state: &State,
     segments: &[Arc<SegmentHandle>],
     flushed_lsn: u64,
-) -> Manifest {
-    Manifest {
+    catalog: CatalogRef,
+) -> ManifestHead {
+    ManifestHead {
         flushed_lsn,
         next_segment: state.next_segment,
         segments: segments
             .iter()
             .map(|s| s.entry)
             .collect::<Vec<SegmentEntry>>(),
-        catalog: state.catalog.clone(),
+        catalog,
     }
 }

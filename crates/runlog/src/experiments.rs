@@ -317,6 +317,7 @@ pub(crate) fn rename_runs(catalog: &mut crate::catalog::Catalog, old: &str, new:
         .collect();
     for id in moved {
         if let Some(run) = catalog.runs.get_mut(&id) {
+            catalog.changes.runs.insert(id);
             run.info.experiment = new.to_string();
             let name = run.info.name.clone();
             if catalog.run_names.get(&(old.to_string(), name.clone())) == Some(&id) {

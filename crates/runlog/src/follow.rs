@@ -111,14 +111,14 @@ impl Db {
             .series
             .iter()
             .filter_map(|(id, entry)| match &entry.name {
-                SeriesName::Metric(name) => Some((*id, (entry.run, Arc::clone(name)))),
+                SeriesName::Metric(name) => Some((id, (entry.run, Arc::clone(name)))),
                 SeriesName::Column { .. } => None,
             })
             .collect();
         let from = Lsn(state.active.last_lsn + 1);
         Follower {
             wal: WalFollower::new(
-                Arc::clone(&self.shared.options.wal_storage),
+                Arc::clone(&self.shared.options.storage),
                 &self.shared.dir.join("wal"),
                 from,
             ),

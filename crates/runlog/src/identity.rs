@@ -31,7 +31,7 @@ const FIRST_LINE: &str = "runlog database\n";
 const VERSION_PREFIX: &str = "format-version ";
 
 /// The names a database root holds.
-const KNOWN: [&str; 7] = [
+const KNOWN: [&str; 8] = [
     IDENTITY,
     "RUNLOG.tmp",
     "MANIFEST",
@@ -39,6 +39,7 @@ const KNOWN: [&str; 7] = [
     "LOCK",
     "wal",
     "segments",
+    "catalog",
 ];
 
 /// What a directory turned out to hold.

@@ -84,7 +84,7 @@ pub fn verify(dir: &Path) -> Result<VerifyReport> {
 /// One attempt; `None` if the manifest changed under it.
 fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     let mut report = VerifyReport::default();
-    let manifest = match Manifest::read(dir) {
+    let manifest = match Manifest::read(&FsStorage, dir) {
         Ok(manifest) => manifest.unwrap_or_default(),
         Err(e) => {
             report.problems.push(problem_of(&e, dir.join("MANIFEST")));
@@ -101,7 +101,7 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
         match SegmentReader::open(&path) {
             Ok(reader) => readers.push(reader),
             Err(e) => {
-                let moved = Manifest::read(dir)
+                let moved = Manifest::read(&FsStorage, dir)
                     .ok()
                     .flatten()
                     .is_some_and(|now| listed(&now) != listed(&manifest));
@@ -129,7 +129,7 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     // manifest still shows is one.
     let wal_problems = report.problems.len() > problems_before;
     let moved = || {
-        Manifest::read(dir)
+        Manifest::read(&FsStorage, dir)
             .ok()
             .flatten()
             .is_some_and(|now| listed(&now) != listed(&manifest))
@@ -348,6 +348,9 @@ pub struct StorageStats {
     pub wal_bytes: u64,
     /// Bytes of the manifest.
     pub manifest_bytes: u64,
+    /// Bytes of the catalog file that count (0 for a manifest that holds
+    /// the catalog itself, version 4 or older).
+    pub catalog_bytes: u64,
     /// Blob files (artifacts and sealed text chunks, each content once).
     pub blob_files: usize,
     /// Bytes of blob files.
@@ -368,9 +371,10 @@ impl StorageStats {
 /// Counts files, bytes, points and bytes per codec of the database at
 /// `dir`, from the segment footers and column tags (no data is decoded).
 pub fn storage_stats(dir: &Path) -> Result<StorageStats> {
-    let manifest = Manifest::read(dir)?.unwrap_or_default();
+    let manifest = Manifest::read(&FsStorage, dir)?.unwrap_or_default();
     let mut stats = StorageStats {
         manifest_bytes: std::fs::metadata(dir.join("MANIFEST")).map_or(0, |m| m.len()),
+        catalog_bytes: manifest.catalog_ref.map_or(0, |at| at.len),
         ..StorageStats::default()
     };
     for entry in &manifest.segments {

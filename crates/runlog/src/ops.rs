@@ -656,7 +656,45 @@ fn decode_op(d: &mut Decoder<'_>) -> Result<Op, DecodeError> {
     Ok(op)
 }
 
+/// Notes in the catalog's changes what `op` changes.
+fn note_change(op: &Op, catalog: &mut Catalog) {
+    let changes = &mut catalog.changes;
+    match op {
+        Op::CreateRun { run, .. } => {
+            changes.runs.insert(*run);
+            changes.experiments = true;
+        }
+        Op::SetStatus { run, .. }
+        | Op::SetParam { run, .. }
+        | Op::SetTag { run, .. }
+        | Op::DefineSeries { run, .. }
+        | Op::TableRows { run, .. }
+        | Op::DeleteRun { run }
+        | Op::PutArtifact { run, .. }
+        | Op::DeleteArtifact { run, .. }
+        | Op::DeleteTag { run, .. }
+        | Op::Append { run, .. } => {
+            changes.runs.insert(*run);
+        }
+        Op::Points { series, .. } => {
+            if let Some(entry) = catalog.series.get(series) {
+                changes.runs.insert(entry.run);
+            }
+        }
+        Op::Publish { runs, replaces } => {
+            changes.runs.extend(runs.iter().chain(replaces));
+            changes.experiments = true;
+        }
+        Op::CreateExperiment { .. }
+        | Op::RenameExperiment { .. }
+        | Op::SetExperimentDeleted { .. }
+        | Op::SetExperimentTag { .. }
+        | Op::DeleteExperimentTag { .. } => changes.experiments = true,
+    }
+}
+
 fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) {
+    note_change(op, catalog);
     match op {
         Op::CreateRun {
             run,

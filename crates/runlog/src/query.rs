@@ -40,6 +40,9 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     /// Only runs with this tag set to this value.
     pub tag: Option<(String, String)>,
+    /// Only these metrics' statistics in each summary (every metric's if
+    /// `None`): a run list that shows a few columns builds only those.
+    pub metrics: Option<Vec<String>>,
 }
 
 /// A run and the statistics of each of its metrics: one row of a run list.
@@ -443,8 +446,8 @@ impl Db {
         experiments
     }
 
-    /// The runs matching `filter`, by id, each with every metric's
-    /// statistics: a run-list view, from memory.
+    /// The runs matching `filter`, by id, each with every metric's (or the
+    /// chosen metrics') statistics: a run-list view, from memory.
     pub fn runs(&self, filter: &RunFilter) -> Vec<RunSummary> {
         let state = self.shared.state.read();
         state
@@ -470,6 +473,12 @@ impl Db {
                 metrics: r
                     .metrics
                     .iter()
+                    .filter(|(name, _)| {
+                        filter
+                            .metrics
+                            .as_ref()
+                            .is_none_or(|chosen| chosen.iter().any(|c| **c == ***name))
+                    })
                     .filter_map(|(name, id)| {
                         let stats = state.catalog.series.get(id)?.stats?;
                         Some((Arc::clone(name), stats))

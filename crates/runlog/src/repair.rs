@@ -43,7 +43,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         Record::default().encode_into(&mut filler);
         report.wal_dropped = runlog_wal::repair(Arc::new(FsStorage), &wal_dir, &filler)?;
     }
-    match Manifest::read(dir) {
+    match Manifest::read(&FsStorage, dir) {
         Ok(Some(manifest)) => {
             if !has_wal_files(&FsStorage, dir)? {
                 // Start the WAL again right after the manifest.

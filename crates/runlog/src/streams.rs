@@ -430,11 +430,16 @@ pub(crate) fn seal_streams(shared: &Shared, all: bool) -> Result<bool> {
         let mut state = shared.state.write();
         let catalog = &mut state.catalog;
         let keys: Vec<(RunId, StreamKey)> = if all {
+            // Runs changed since the last flush noted its changes: so a
+            // flush stays in proportion to what changed. A tail of another
+            // run (appended as that flush took the changes) stays in the
+            // catalog file as it is, and is sealed once its run changes.
             catalog
+                .changes
                 .runs
                 .iter()
-                .filter(|(_, r)| !r.deleted)
-                .flat_map(|(id, r)| r.streams.keys().map(move |k| (*id, k.clone())))
+                .filter_map(|id| Some((*id, catalog.run(*id)?)))
+                .flat_map(|(id, r)| r.streams.keys().map(move |k| (id, k.clone())))
                 .collect()
         } else {
             std::mem::take(&mut catalog.ready_to_seal)

@@ -252,27 +252,40 @@ fn a_reader_refuses_a_wal_whose_records_skip_past_the_manifest() {
 }
 
 #[test]
-fn a_manifest_byte_that_still_decodes_is_caught_by_its_checksum() {
+fn a_manifest_or_catalog_byte_that_still_decodes_is_caught_by_its_checksum() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    let path = dir.path().join("MANIFEST");
-    let mut bytes = fs::read(&path).unwrap();
+    let catalog = fs::read_dir(dir.path().join("catalog"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "cat"))
+        .expect("a catalog file");
     // The experiment name "e" (a u32 length, then the byte): "d" would
-    // decode just as well, so only the CRC can tell.
-    let at = bytes
-        .windows(5)
-        .position(|w| w == [1, 0, 0, 0, b'e'])
-        .expect("the experiment name is in the manifest")
-        + 4;
-    bytes[at] = b'd';
-    fs::write(&path, &bytes).unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
-        assert!(
-            matches!(&error, Error::Corrupt { file, .. } if file.ends_with("MANIFEST")),
-            "{error}"
-        );
+    // decode just as well, so only the CRC can tell. Then the MANIFEST's
+    // flushed LSN (its first body byte), which decodes as any number.
+    let name_at = |bytes: &[u8]| {
+        bytes
+            .windows(5)
+            .position(|w| w == [1, 0, 0, 0, b'e'])
+            .expect("the experiment name is in the catalog")
+            + 4
+    };
+    for (path, at) in [(catalog, None), (dir.path().join("MANIFEST"), Some(20))] {
+        let original = fs::read(&path).unwrap();
+        let mut bytes = original.clone();
+        let at = at.unwrap_or_else(|| name_at(&bytes));
+        bytes[at] ^= 0x01;
+        fs::write(&path, &bytes).unwrap();
+        for error in [
+            Db::open(dir.path()).unwrap_err(),
+            Db::open_read_only(dir.path()).unwrap_err(),
+        ] {
+            assert!(
+                matches!(&error, Error::Corrupt { file, reason, .. } if *file == path && reason.contains("checksum")),
+                "{error}"
+            );
+        }
+        fs::write(&path, &original).unwrap();
+        Db::open_read_only(dir.path()).unwrap();
     }
 }

@@ -1,0 +1,531 @@
+//! The catalog file: the catalog as a base followed by the runs each flush
+//! changed, so that a flush writes what changed since the last one, not the
+//! whole catalog. The MANIFEST names the file and how many of its bytes
+//! count; bytes past that are a flush cut short by a crash, and are cut
+//! before the writer appends again.
+//!
+//! ```text
+//! file       := "RUNLOGCT" version:u32 frame*
+//! frame      := body_len:u32 crc:u32 body                 crc = CRC-32 of body
+//! body       := next_run:u64 next_series:u64 has_experiments:u8
+//!               experiments?                              only if has_experiments = 1
+//!               run_count:u32 run_record*                 ascending ids
+//! run_record := run series_count:u32 series* artifact_count:u32 artifact*
+//!               stream_count:u32 (kind:u8 name:str stream)*
+//! ```
+//!
+//! `run`, `series`, `artifact`, `stream` and `experiments` are encoded as
+//! the MANIFEST of version 4 held them (`docs/design.md`). A run record
+//! holds everything of one run; a later record of a run replaces an earlier
+//! one whole, and a later experiments section replaces an earlier one.
+
+use std::collections::BTreeMap;
+use std::io::{BufReader, ErrorKind, Read};
+use std::path::{Path, PathBuf};
+
+use runlog_segment::SeriesId;
+use runlog_wal::Storage;
+
+use crate::catalog::{Catalog, Interner, RunEntry, RunInfo, RunStatus, SeriesName};
+use crate::contents::{Artifact, Stream, StreamKey, StreamKind};
+use crate::experiments::Experiments;
+use crate::wire::{DecodeError, Decoder, Encoder};
+use crate::{Error, Result, RunId};
+
+/// The folder of catalog files in the database directory.
+pub(crate) const CATALOG_DIR: &str = "catalog";
+/// The catalog file format version this build writes and reads.
+pub(crate) const CATALOG_VERSION: u32 = 1;
+const MAGIC: &[u8; 8] = b"RUNLOGCT";
+const HEADER_LEN: u64 = 12;
+const FRAME_HEADER_LEN: u64 = 8;
+/// A file is rewritten as one base once its changes outgrow the base
+/// twice over (and this many bytes): every byte of the catalog is then
+/// written a bounded number of times, whatever the catalog's size.
+const REWRITE_SLACK: u64 = 1 << 20;
+
+/// Where the catalog is, as the MANIFEST records it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct CatalogRef {
+    /// The file's number: `catalog/<16 digits>.cat`.
+    pub file_no: u64,
+    /// How many of its bytes count.
+    pub len: u64,
+    /// How many of those are its base (the frames it was created with).
+    pub base_len: u64,
+}
+
+impl CatalogRef {
+    /// Whether the changes appended since the base outgrew it.
+    pub(crate) fn wants_rewrite(&self) -> bool {
+        self.len - self.base_len > self.base_len.saturating_mul(2) + REWRITE_SLACK
+    }
+}
+
+/// The path of catalog file `file_no`.
+pub(crate) fn catalog_path(dir: &Path, file_no: u64) -> PathBuf {
+    dir.join(CATALOG_DIR).join(format!("{file_no:016}.cat"))
+}
+
+/// Whether `name` is one the engine gives catalog files.
+pub(crate) fn is_catalog_name(name: &str) -> bool {
+    name.strip_suffix(".cat")
+        .is_some_and(|digits| digits.len() == 16 && digits.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// One series of a run, as the catalog persists it.
+#[derive(Clone, Debug)]
+pub(crate) struct SeriesRecord {
+    pub id: SeriesId,
+    pub run: RunId,
+    pub name: SeriesName,
+    pub last_logged_step: Option<i64>,
+}
+
+/// One run with everything the catalog persists of it.
+#[derive(Clone, Debug)]
+pub(crate) struct RunRecord {
+    pub info: RunInfo,
+    pub deleted: bool,
+    pub staged: bool,
+    pub tables: Vec<(String, u64)>,
+    pub series: Vec<SeriesRecord>,
+    pub artifacts: BTreeMap<String, Artifact>,
+    pub streams: BTreeMap<StreamKey, Stream>,
+}
+
+/// Writes a run's fields up to its tables (`run` in the grammar).
+pub(crate) fn encode_run_head(e: &mut Encoder, entry: &RunEntry) {
+    let info = &entry.info;
+    e.u64(info.id.0);
+    e.str(&info.experiment);
+    e.str(&info.name);
+    e.u8(info.status.code());
+    e.i64(info.start_ms);
+    e.i64(info.end_ms.unwrap_or(i64::MIN));
+    e.i64(info.last_write_ms);
+    e.u8(u8::from(entry.deleted) | (u8::from(entry.staged) << 1));
+    for map in [&info.params, &info.tags] {
+        e.len(map.len());
+        for (k, v) in map {
+            e.str(k);
+            e.str(v);
+        }
+    }
+    e.len(entry.tables.len());
+    for (table, t) in &entry.tables {
+        e.str(table);
+        e.u64(t.rows);
+    }
+}
+
+/// Reads what [`encode_run_head`] wrote, as a record without series or
+/// contents.
+pub(crate) fn decode_run_head(d: &mut Decoder<'_>) -> Result<RunRecord, DecodeError> {
+    let at = d.position();
+    let id = RunId(d.u64()?);
+    let experiment = d.str()?;
+    let name = d.str()?;
+    let code = d.u8()?;
+    let status = RunStatus::from_code(code)
+        .ok_or_else(|| (at, format!("unknown run status code {code}")))?;
+    let start_ms = d.i64()?;
+    let end = d.i64()?;
+    let last_write_ms = d.i64()?;
+    let flags_at = d.position();
+    let flags = d.u8()?;
+    if flags & !0b11 != 0 {
+        return Err((flags_at, format!("unknown run flags {flags:#04x}")));
+    }
+    let mut maps = [BTreeMap::new(), BTreeMap::new()];
+    for map in &mut maps {
+        for _ in 0..d.len(8)? {
+            map.insert(d.str()?, d.str()?);
+        }
+    }
+    let [params, tags] = maps;
+    let tables = (0..d.len(12)?)
+        .map(|_| Ok((d.str()?, d.u64()?)))
+        .collect::<Result<Vec<_>, DecodeError>>()?;
+    Ok(RunRecord {
+        info: RunInfo {
+            id,
+            experiment,
+            name,
+            status,
+            start_ms,
+            end_ms: (end != i64::MIN).then_some(end),
+            last_write_ms,
+            params,
+            tags,
+        },
+        deleted: flags & 1 != 0,
+        staged: flags & 2 != 0,
+        tables,
+        series: Vec::new(),
+        artifacts: BTreeMap::new(),
+        streams: BTreeMap::new(),
+    })
+}
+
+/// Writes one series (`series` in the grammar).
+pub(crate) fn encode_series(
+    e: &mut Encoder,
+    id: SeriesId,
+    run: RunId,
+    name: &SeriesName,
+    last: Option<i64>,
+) {
+    e.u64(id);
+    e.u64(run.0);
+    name.encode(e);
+    e.u8(u8::from(last.is_some()));
+    e.i64(last.unwrap_or(0));
+}
+
+/// Reads what [`encode_series`] wrote.
+pub(crate) fn decode_series(
+    d: &mut Decoder<'_>,
+    names: &mut Interner,
+) -> Result<SeriesRecord, DecodeError> {
+    let id = d.u64()?;
+    let run = RunId(d.u64()?);
+    let name = SeriesName::decode(d, names)?;
+    let has_last = d.u8()? == 1;
+    let last = d.i64()?;
+    Ok(SeriesRecord {
+        id,
+        run,
+        name,
+        last_logged_step: has_last.then_some(last),
+    })
+}
+
+/// Writes a run's artifacts and streams.
+fn encode_contents(e: &mut Encoder, entry: &RunEntry) {
+    e.len(entry.artifacts.len());
+    for artifact in entry.artifacts.values() {
+        artifact.encode(e);
+    }
+    e.len(entry.streams.len());
+    for (key, stream) in &entry.streams {
+        e.u8(key.kind.code());
+        e.str(&key.name);
+        stream.encode(e);
+    }
+}
+
+/// Reads what [`encode_contents`] wrote into `record`.
+pub(crate) fn decode_contents(
+    d: &mut Decoder<'_>,
+    record: &mut RunRecord,
+) -> Result<(), DecodeError> {
+    for _ in 0..d.len(68)? {
+        let artifact = Artifact::decode(d)?;
+        record.artifacts.insert(artifact.path.clone(), artifact);
+    }
+    for _ in 0..d.len(35)? {
+        let kind = StreamKind::decode(d)?;
+        let name = d.str()?;
+        record
+            .streams
+            .insert(StreamKey { kind, name }, Stream::decode(d)?);
+    }
+    Ok(())
+}
+
+/// Writes one whole run (`run_record` in the grammar).
+fn encode_run(e: &mut Encoder, entry: &RunEntry, catalog: &Catalog) {
+    encode_run_head(e, entry);
+    let mut ids: Vec<SeriesId> = entry.metrics.values().copied().collect();
+    ids.extend(
+        entry
+            .tables
+            .values()
+            .flat_map(|t| t.columns.iter().map(|(_, id)| *id)),
+    );
+    ids.sort_unstable();
+    let series: Vec<_> = ids
+        .iter()
+        .filter_map(|id| Some((*id, catalog.series.get(id)?)))
+        .collect();
+    e.len(series.len());
+    for (id, s) in series {
+        encode_series(e, id, s.run, &s.name, s.last_logged_step);
+    }
+    encode_contents(e, entry);
+}
+
+/// Reads what [`encode_run`] wrote; its series must name its run.
+fn decode_run(d: &mut Decoder<'_>, names: &mut Interner) -> Result<RunRecord, DecodeError> {
+    let mut record = decode_run_head(d)?;
+    for _ in 0..d.len(34)? {
+        let at = d.position();
+        let series = decode_series(d, names)?;
+        if series.run != record.info.id {
+            return Err((
+                at,
+                format!(
+                    "series {} of run {} in the record of run {}",
+                    series.id, series.run, record.info.id
+                ),
+            ));
+        }
+        record.series.push(series);
+    }
+    decode_contents(d, &mut record)?;
+    Ok(record)
+}
+
+/// The newest record of every run, and of the experiments: what a catalog
+/// is built from.
+#[derive(Debug, Default)]
+pub(crate) struct CatalogImage {
+    pub runs: BTreeMap<RunId, RunRecord>,
+    pub experiments: Option<Experiments>,
+    pub next_run: u64,
+    pub next_series: u64,
+}
+
+impl CatalogImage {
+    /// Builds the catalog: runs in id order (so a newer run of a deleted
+    /// run's name keeps the name), each with its series, tables and
+    /// contents, then the deletions.
+    pub(crate) fn into_catalog(self) -> Catalog {
+        let mut catalog = Catalog::default();
+        let mut deleted = Vec::new();
+        for (id, record) in self.runs {
+            if record.staged {
+                catalog.create_staged_run(record.info);
+            } else {
+                catalog.create_run(record.info);
+            }
+            for series in record.series {
+                catalog.define_series(series.id, series.run, series.name);
+                if let Some(entry) = catalog.series.get_mut(&series.id) {
+                    entry.last_logged_step = series.last_logged_step;
+                }
+            }
+            if let Some(entry) = catalog.runs.get_mut(&id) {
+                for (table, rows) in record.tables {
+                    entry.tables.entry(table).or_default().rows = rows;
+                }
+                entry.artifacts = record.artifacts;
+                entry.streams = record.streams;
+            }
+            if record.deleted {
+                deleted.push(id);
+            }
+        }
+        if let Some(experiments) = self.experiments {
+            catalog.experiments = experiments;
+        }
+        for run in deleted {
+            catalog.delete_run(run);
+        }
+        catalog.count_blob_refs();
+        catalog.released.clear();
+        catalog.changes = Default::default();
+        catalog.next_run = catalog.next_run.max(self.next_run);
+        catalog.next_series = catalog.next_series.max(self.next_series);
+        catalog
+    }
+
+    /// Applies one frame's body: its records replace older ones.
+    fn apply_frame(&mut self, body: &[u8], names: &mut Interner) -> Result<(), DecodeError> {
+        let mut d = Decoder::new(body);
+        self.next_run = self.next_run.max(d.u64()?);
+        self.next_series = self.next_series.max(d.u64()?);
+        let at = d.position();
+        match d.u8()? {
+            0 => {}
+            1 => self.experiments = Some(Experiments::decode(&mut d)?),
+            other => return Err((at, format!("experiments flag {other}, not 0 or 1"))),
+        }
+        for _ in 0..d.len(60)? {
+            let record = decode_run(&mut d, names)?;
+            self.runs.insert(record.info.id, record);
+        }
+        if !d.is_done() {
+            return Err((d.position(), "bytes after the last run record".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A frame's body is closed once it holds this many bytes, and the next
+/// run record starts another frame.
+const FRAME_TARGET_BYTES: usize = 16 << 20;
+
+/// Encodes `runs` (those the catalog holds) as frames, the first with the
+/// experiments if `experiments`.
+pub(crate) fn encode_frames(catalog: &Catalog, runs: &[RunId], experiments: bool) -> Vec<Vec<u8>> {
+    let mut frames = Vec::new();
+    let mut entries = runs.iter().filter_map(|id| catalog.runs.get(id)).peekable();
+    let mut with_experiments = experiments;
+    loop {
+        let mut records = Encoder::default();
+        let mut count = 0;
+        while records.bytes.len() < FRAME_TARGET_BYTES
+            && let Some(entry) = entries.next()
+        {
+            encode_run(&mut records, entry, catalog);
+            count += 1;
+        }
+        let mut e = Encoder::default();
+        e.u64(catalog.next_run);
+        e.u64(catalog.next_series);
+        e.u8(u8::from(with_experiments));
+        if with_experiments {
+            catalog.experiments.encode(&mut e);
+        }
+        with_experiments = false;
+        e.len(count);
+        e.raw(&records.bytes);
+        let body = e.bytes;
+        let mut frame = Vec::with_capacity(body.len() + FRAME_HEADER_LEN as usize);
+        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+        frame.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
+        frame.extend_from_slice(&body);
+        frames.push(frame);
+        if entries.peek().is_none() {
+            return frames;
+        }
+    }
+}
+
+/// Reads the catalog the MANIFEST points at, frame by frame (memory stays
+/// in proportion to the largest frame and the catalog built).
+pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result<Catalog> {
+    let path = catalog_path(dir, at.file_no);
+    let corrupt = |offset: u64, reason: String| Error::Corrupt {
+        file: path.clone(),
+        offset,
+        reason,
+    };
+    let file = storage
+        .open_read(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    // Reads `buf` from byte `pos`; a file that ends first is cut short.
+    let mut read_at = |pos: u64, buf: &mut [u8]| match reader.read_exact(buf) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(corrupt(
+            pos,
+            format!(
+                "the file ends within {} bytes from here; the MANIFEST says {} bytes count",
+                buf.len(),
+                at.len
+            ),
+        )),
+        Err(e) => Err(Error::io("read", &path, e)),
+    };
+    let mut header = [0u8; HEADER_LEN as usize];
+    read_at(0, &mut header)?;
+    if header[..8] != *MAGIC {
+        return Err(corrupt(
+            0,
+            "not a runlog catalog file (bad magic bytes)".into(),
+        ));
+    }
+    let version = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
+    if version != CATALOG_VERSION {
+        return Err(Error::UnsupportedVersion {
+            file: path.clone(),
+            found: version,
+            supported: CATALOG_VERSION,
+        });
+    }
+    let mut image = CatalogImage::default();
+    let mut names = Interner::default();
+    let mut pos = HEADER_LEN;
+    let mut body = Vec::new();
+    while pos < at.len {
+        if at.len - pos < FRAME_HEADER_LEN {
+            return Err(corrupt(pos, "a frame header is cut short".into()));
+        }
+        let mut frame_header = [0u8; FRAME_HEADER_LEN as usize];
+        read_at(pos, &mut frame_header)?;
+        let body_len = u64::from(u32::from_le_bytes(frame_header[..4].try_into().expect("4")));
+        let crc = u32::from_le_bytes(frame_header[4..].try_into().expect("4"));
+        let body_at = pos + FRAME_HEADER_LEN;
+        if body_len > at.len - body_at {
+            return Err(corrupt(
+                pos,
+                format!(
+                    "a frame of {body_len} bytes runs past the {} bytes that count",
+                    at.len
+                ),
+            ));
+        }
+        body.resize(body_len as usize, 0);
+        read_at(body_at, &mut body)?;
+        let got = crc32fast::hash(&body);
+        if got != crc {
+            return Err(corrupt(
+                pos + 4,
+                format!("checksum mismatch: stored {crc:#010x}, computed {got:#010x}"),
+            ));
+        }
+        image
+            .apply_frame(&body, &mut names)
+            .map_err(|(offset, reason)| corrupt(body_at + offset as u64, reason))?;
+        pos = body_at + body_len;
+    }
+    Ok(image.into_catalog())
+}
+
+/// Appends `frames` to the catalog file at `at`, after the bytes that
+/// count (cutting what a crashed flush left), and makes them durable.
+pub(crate) fn append(
+    storage: &dyn Storage,
+    dir: &Path,
+    at: &CatalogRef,
+    frames: &[Vec<u8>],
+) -> Result<CatalogRef> {
+    let path = catalog_path(dir, at.file_no);
+    storage
+        .open_append(&path)
+        .and_then(|file| {
+            file.truncate(at.len)?;
+            frames.iter().try_for_each(|frame| file.append(frame))?;
+            file.sync()
+        })
+        .map_err(|e| Error::io("append to", &path, e))?;
+    Ok(CatalogRef {
+        len: at.len + frames.iter().map(|f| f.len() as u64).sum::<u64>(),
+        ..*at
+    })
+}
+
+/// Creates catalog file `file_no` holding the frames `next_frame` gives
+/// until it gives `None`, durably (its directory entry too).
+pub(crate) fn create(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_no: u64,
+    mut next_frame: impl FnMut() -> Option<Vec<u8>>,
+) -> Result<CatalogRef> {
+    let folder = dir.join(CATALOG_DIR);
+    let path = catalog_path(dir, file_no);
+    let io = |e| Error::io("write", &path, e);
+    storage.create_dir_all(&folder).map_err(io)?;
+    let file = storage.create(&path).map_err(io)?;
+    let mut header = MAGIC.to_vec();
+    header.extend_from_slice(&CATALOG_VERSION.to_le_bytes());
+    let mut len = header.len() as u64;
+    file.append(&header).map_err(io)?;
+    while let Some(frame) = next_frame() {
+        file.append(&frame).map_err(io)?;
+        len += frame.len() as u64;
+    }
+    file.sync().map_err(io)?;
+    storage
+        .sync_dir(&folder)
+        .map_err(|e| Error::io("fsync directory", &folder, e))?;
+    Ok(CatalogRef {
+        file_no,
+        len,
+        base_len: len,
+    })
+}

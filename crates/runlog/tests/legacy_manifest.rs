@@ -1,0 +1,121 @@
+//! A database written by the build before the catalog file (manifest
+//! version 4, the catalog inside the MANIFEST) reads the same with this
+//! build, and a writer moves its catalog to a catalog file.
+//!
+//! The fixture `fixtures/manifest-v4` and its dump `fixtures/manifest-v4.txt`
+//! were made by commit 494ae3e: experiments (tagged, renamed, deleted), a
+//! completed run with params, tags, metrics (NaN too), a table with text
+//! cells, artifacts, an image, a text log and a text series; a deleted run
+//! whose name a newer run took; a published staged run; then a flush, and
+//! after it a run, a log line and a tag change that only the WAL holds.
+//! `dump` below is the function that made the text.
+
+use std::fs;
+use std::path::Path;
+
+use runlog::{Db, RunFilter};
+
+/// Everything a database shows, as text: experiments, runs with their
+/// metadata, every metric's points, tables, artifacts, logs and text
+/// series.
+fn dump(db: &Db) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    for experiment in db.list_experiments() {
+        writeln!(out, "{experiment:?}").unwrap();
+    }
+    for summary in db.runs(&RunFilter::default()) {
+        let run = summary.info.id;
+        writeln!(out, "{:?}", summary.info).unwrap();
+        for (name, stats) in &summary.metrics {
+            let points = db.history(run, name, ..).unwrap();
+            writeln!(out, "  {name}: {stats:?} {points:?}").unwrap();
+        }
+        for table in db.table_names(run).unwrap() {
+            writeln!(out, "  table {table}: {:?}", db.table(run, &table).unwrap()).unwrap();
+        }
+        for artifact in db.artifacts(run, "").unwrap() {
+            let bytes = db.read_artifact(run, &artifact.path).unwrap();
+            writeln!(out, "  artifact {artifact:?} {bytes:?}").unwrap();
+        }
+        for stream in db.log_streams(run).unwrap() {
+            let lines = db.log_lines(run, &stream.name, 0, 1000).unwrap();
+            writeln!(
+                out,
+                "  log {} {} {}: {:?}",
+                stream.name, stream.bytes, stream.lines, lines.lines
+            )
+            .unwrap();
+        }
+        for name in db.text_series(run).unwrap() {
+            writeln!(
+                out,
+                "  text {name}: {:?}",
+                db.text_history(run, &name).unwrap()
+            )
+            .unwrap();
+        }
+    }
+    out
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn manifest_version(dir: &Path) -> u32 {
+    let bytes = fs::read(dir.join("MANIFEST")).unwrap();
+    u32::from_le_bytes(bytes[8..12].try_into().unwrap())
+}
+
+fn catalog_files(dir: &Path) -> usize {
+    fs::read_dir(dir.join("catalog")).map_or(0, |entries| entries.count())
+}
+
+#[test]
+fn a_version_4_database_reads_the_same_and_a_writer_moves_its_catalog() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let expected = fs::read_to_string(fixtures.join("manifest-v4.txt")).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("db");
+    copy_dir(&fixtures.join("manifest-v4"), &dir);
+    assert_eq!(manifest_version(&dir), 4);
+
+    // A reader changes nothing.
+    assert_eq!(dump(&Db::open_read_only(&dir).unwrap()), expected);
+    assert_eq!((manifest_version(&dir), catalog_files(&dir)), (4, 0));
+
+    // A writer writes the catalog file and a version 5 manifest at open.
+    let db = Db::open(&dir).unwrap();
+    assert_eq!(dump(&db), expected);
+    assert_eq!((manifest_version(&dir), catalog_files(&dir)), (5, 1));
+    db.close().unwrap();
+    assert_eq!(dump(&Db::open_read_only(&dir).unwrap()), expected);
+
+    // And goes on from there: a flush appends, a reopen reads it all.
+    let db = Db::open(&dir).unwrap();
+    let d = db.find_run("e1", "d").unwrap();
+    db.log_at(d, "loss", 1, 1_700_000_000_900, 8.0).unwrap();
+    db.flush().unwrap();
+    db.close().unwrap();
+    let db = Db::open_read_only(&dir).unwrap();
+    assert_eq!(db.history(d, "loss", ..).unwrap().values, vec![9.0, 8.0]);
+    assert_eq!(catalog_files(&dir), 1);
+    let before: Vec<_> = expected
+        .lines()
+        .filter(|l| !l.contains("RunId(4)") && !l.contains("9.0"))
+        .collect();
+    let after = dump(&db);
+    for line in before {
+        assert!(after.lines().any(|l| l == line), "lost: {line}");
+    }
+}
