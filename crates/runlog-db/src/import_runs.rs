@@ -59,7 +59,7 @@ pub fn write(
         .into_iter()
         .filter_map(|r| {
             let id = r.info.tags.get(source.key_tag)?.clone();
-            Some((id, (r.info.id, r.info.name)))
+            Some((id, (r.info.id, r.info.name.clone())))
         })
         .collect();
     let again: Vec<&str> = runs

@@ -195,7 +195,9 @@ pub(crate) struct TableEntry {
 /// A run in the catalog.
 #[derive(Clone, Debug)]
 pub(crate) struct RunEntry {
-    pub info: RunInfo,
+    /// Shared with run-list summaries, so a run list copies no metadata;
+    /// changed copy-on-write (`Arc::make_mut`).
+    pub info: Arc<RunInfo>,
     pub deleted: bool,
     /// Created by an import that has not published it yet: invisible to
     /// run lists and name look-ups, and holding no name until published.
@@ -325,6 +327,15 @@ impl Catalog {
         );
     }
 
+    /// Moves a run's last write time on to `wall_ms`, if that is later.
+    pub(crate) fn note_write(&mut self, run: RunId, wall_ms: i64) {
+        if let Some(entry) = self.runs.get_mut(&run)
+            && entry.info.last_write_ms < wall_ms
+        {
+            Arc::make_mut(&mut entry.info).last_write_ms = wall_ms;
+        }
+    }
+
     /// Marks a run deleted, frees its name (unless a newer run took it)
     /// and releases its blobs.
     pub(crate) fn delete_run(&mut self, run: RunId) {
@@ -363,7 +374,7 @@ impl Catalog {
         self.runs.insert(
             info.id,
             RunEntry {
-                info,
+                info: Arc::new(info),
                 deleted: false,
                 staged: false,
                 metrics: BTreeMap::new(),

@@ -736,7 +736,7 @@ impl Db {
     fn discard_staged_runs(&mut self) -> Result<()> {
         let staged = self.shared.state.read().catalog.staged_runs();
         for run in staged {
-            let info = self.shared.state.read().catalog.runs[&run].info.clone();
+            let info = crate::RunInfo::clone(&self.shared.state.read().catalog.runs[&run].info);
             self.delete_run(run)?;
             self.discarded.push(info);
         }

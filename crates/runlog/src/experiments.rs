@@ -4,6 +4,7 @@
 //! servers do). Renaming renames it in every run.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::db::Db;
 use crate::error::Error;
@@ -318,7 +319,7 @@ pub(crate) fn rename_runs(catalog: &mut crate::catalog::Catalog, old: &str, new:
     for id in moved {
         if let Some(run) = catalog.runs.get_mut(&id) {
             catalog.changes.runs.insert(id);
-            run.info.experiment = new.to_string();
+            Arc::make_mut(&mut run.info).experiment = new.to_string();
             let name = run.info.name.clone();
             if catalog.run_names.get(&(old.to_string(), name.clone())) == Some(&id) {
                 catalog.run_names.remove(&(old.to_string(), name.clone()));

@@ -40,6 +40,7 @@
 //! writes, syncs, replays and deletes. Other points go in kind 6.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use runlog_segment::{SeriesId, Stats};
 
@@ -726,18 +727,23 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
             end_ms,
         } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
-                entry.info.status = *status;
-                entry.info.end_ms = *end_ms;
+                let info = Arc::make_mut(&mut entry.info);
+                info.status = *status;
+                info.end_ms = *end_ms;
             }
         }
         Op::SetParam { run, key, value } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
-                entry.info.params.insert(key.clone(), value.clone());
+                Arc::make_mut(&mut entry.info)
+                    .params
+                    .insert(key.clone(), value.clone());
             }
         }
         Op::SetTag { run, key, value } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
-                entry.info.tags.insert(key.clone(), value.clone());
+                Arc::make_mut(&mut entry.info)
+                    .tags
+                    .insert(key.clone(), value.clone());
             }
         }
         Op::DefineSeries { series, run, name } => {
@@ -765,9 +771,7 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
             if let Some(&last) = steps.last() {
                 entry.last_logged_step = Some(last);
             }
-            if let Some(run) = catalog.runs.get_mut(&run) {
-                run.info.last_write_ms = run.info.last_write_ms.max(wall_ms);
-            }
+            catalog.note_write(run, wall_ms);
         }
         Op::TableRows { run, table, rows } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
@@ -810,7 +814,7 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         }
         Op::DeleteTag { run, key } => {
             if let Some(entry) = catalog.runs.get_mut(run) {
-                entry.info.tags.remove(key);
+                Arc::make_mut(&mut entry.info).tags.remove(key);
             }
         }
         Op::DeleteExperimentTag { id, key } => {
@@ -826,9 +830,7 @@ fn apply(op: &Op, wall_ms: i64, catalog: &mut Catalog, memtable: &mut Memtable) 
         } => {
             catalog.append(*run, stream, *offset, bytes);
             memtable.count_catalog_bytes(bytes.len());
-            if let Some(run) = catalog.runs.get_mut(run) {
-                run.info.last_write_ms = run.info.last_write_ms.max(wall_ms);
-            }
+            catalog.note_write(*run, wall_ms);
         }
     }
 }

@@ -49,8 +49,8 @@ pub struct RunFilter {
 #[derive(Clone, Debug, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct RunSummary {
-    /// The run.
-    pub info: RunInfo,
+    /// The run (shared with the catalog).
+    pub info: Arc<RunInfo>,
     /// Every metric's statistics (last, min, max, count, ...), sorted by
     /// name.
     pub metrics: Vec<(Arc<str>, Stats)>,
@@ -416,6 +416,7 @@ impl Db {
             .run(run)
             .ok_or(Error::UnknownRun(run))?
             .info
+            .as_ref()
             .clone())
     }
 
@@ -469,7 +470,7 @@ impl Db {
                     .is_none_or(|(k, v)| r.info.tags.get(k) == Some(v))
             })
             .map(|r| RunSummary {
-                info: r.info.clone(),
+                info: Arc::clone(&r.info),
                 metrics: r
                     .metrics
                     .iter()
