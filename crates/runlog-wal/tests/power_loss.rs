@@ -23,7 +23,10 @@ enum Op {
     Crash(u64),
     /// The process dies (its unsynced bytes stay in the page cache) and a
     /// new writer opens; a later power cut must not lose what it recovered.
-    ProcessCrash,
+    /// With `wrote_out`, the dying writer had handed its buffered records to
+    /// the operating system (unsynced), as a process killed after its
+    /// `write` calls has.
+    ProcessCrash { wrote_out: bool },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,7 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         2 => Just(Op::Sync),
         1 => Just(Op::Truncate),
         1 => any::<u64>().prop_map(Op::Crash),
-        1 => Just(Op::ProcessCrash),
+        1 => any::<bool>().prop_map(|wrote_out| Op::ProcessCrash { wrote_out }),
     ]
 }
 
@@ -68,8 +71,12 @@ proptest! {
                     wal.truncate_before(acked).unwrap();
                     truncated_below = acked;
                 }
-                Op::ProcessCrash => {
-                    std::mem::forget(wal); // no clean close; the page cache stays
+                Op::ProcessCrash { wrote_out } => {
+                    if wrote_out && durability == Durability::Buffered {
+                        drop(wal); // writes the buffer out, fsyncs nothing
+                    } else {
+                        std::mem::forget(wal); // no clean close; the page cache stays
+                    }
                     wal = common::open(&storage, durability).unwrap();
                     // The new writer made what it recovered durable before
                     // building on it.
