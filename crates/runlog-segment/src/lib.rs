@@ -14,7 +14,6 @@ mod encode;
 mod error;
 pub mod float_text;
 mod format;
-mod mmap;
 mod reader;
 mod stats;
 mod writer;

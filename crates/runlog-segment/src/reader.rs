@@ -1,10 +1,9 @@
 //! Reading a segment: open by its footer, decode chunks on demand.
 
-use std::fs::File;
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
 
-use memmap2::Mmap;
+use runlog_storage::{FileBytes, FsStorage, Storage};
 
 use crate::columns::Columns;
 use crate::error::Corruption;
@@ -14,57 +13,39 @@ use crate::format::header::{self, HEADER_LEN, HeaderError};
 use crate::format::trailer::{TRAILER_LEN, Trailer};
 use crate::format::{FORMAT_VERSION, OLDEST_READABLE_VERSION};
 use crate::stats::Stats;
-use crate::{Error, Result, SeriesId, mmap};
-
-/// The bytes of a segment: a read-only map of the file, or bytes in memory.
-#[derive(Debug)]
-enum Backing {
-    Mapped(Mmap),
-    Owned(Vec<u8>),
-}
-
-impl Backing {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Backing::Mapped(map) => map,
-            Backing::Owned(bytes) => bytes,
-        }
-    }
-}
+use crate::{Error, Result, SeriesId};
 
 /// An open segment: its index is in memory, its data is read on demand.
 #[derive(Debug)]
 pub struct SegmentReader {
     path: PathBuf,
-    backing: Backing,
+    bytes: FileBytes,
     series: Vec<SeriesMeta>,
     chunks: Vec<ChunkMeta>,
 }
 
 impl SegmentReader {
-    /// Maps the segment at `path` and reads and checks its header, trailer
-    /// and footer; no chunk is read.
+    /// Maps the segment at `path` on the file system and reads and checks
+    /// its header, trailer and footer; no chunk is read.
     pub fn open(path: impl AsRef<Path>) -> Result<SegmentReader> {
-        let path = path.as_ref();
-        let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-        let len = file
-            .metadata()
-            .map_err(|e| Error::io("stat", path, e))?
-            .len();
-        if len < (HEADER_LEN + TRAILER_LEN) as u64 {
-            return Err(corrupt(path, 0, Corruption::TooShort { len }));
-        }
-        let map = mmap::map(&file).map_err(|e| Error::io("map", path, e))?;
-        SegmentReader::from_backing(path.to_path_buf(), Backing::Mapped(map))
+        SegmentReader::open_in(&FsStorage, path.as_ref())
+    }
+
+    /// [`SegmentReader::open`] for a segment in `storage`.
+    pub fn open_in(storage: &dyn Storage, path: &Path) -> Result<SegmentReader> {
+        let bytes = storage
+            .map_immutable(path)
+            .map_err(|e| Error::io("open", path, e))?;
+        SegmentReader::from_file_bytes(path.to_path_buf(), bytes)
     }
 
     /// Reads a segment held in memory; `name` stands for its path in errors.
     pub fn from_bytes(name: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<SegmentReader> {
-        SegmentReader::from_backing(name.into(), Backing::Owned(bytes))
+        SegmentReader::from_file_bytes(name.into(), FileBytes::from(bytes))
     }
 
-    fn from_backing(path: PathBuf, backing: Backing) -> Result<SegmentReader> {
-        let bytes = backing.bytes();
+    fn from_file_bytes(path: PathBuf, file_bytes: FileBytes) -> Result<SegmentReader> {
+        let bytes = &file_bytes[..];
         let len = bytes.len();
         if len < HEADER_LEN + TRAILER_LEN {
             return Err(corrupt(&path, 0, Corruption::TooShort { len: len as u64 }));
@@ -116,7 +97,7 @@ impl SegmentReader {
             .map_err(|(at, kind)| corrupt(&path, trailer.footer_offset + at, kind))?;
         Ok(SegmentReader {
             path,
-            backing,
+            bytes: file_bytes,
             series: footer.series,
             chunks: footer.chunks,
         })
@@ -129,7 +110,7 @@ impl SegmentReader {
 
     /// Size of the file in bytes.
     pub fn file_len(&self) -> u64 {
-        self.backing.bytes().len() as u64
+        self.bytes.len() as u64
     }
 
     /// The series in the segment, ascending by id.
@@ -169,7 +150,7 @@ impl SegmentReader {
     /// tag (the footer checked that they lie inside the file).
     pub fn chunk_bytes(&self, chunk: &ChunkMeta) -> &[u8] {
         let start = chunk.offset as usize;
-        &self.backing.bytes()[start..start + chunk.len as usize]
+        &self.bytes[start..start + chunk.len as usize]
     }
 
     /// The bytes of `chunk` once their CRC is checked, for copying the

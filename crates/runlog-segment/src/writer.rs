@@ -1,10 +1,12 @@
 //! Writing a segment: series streamed in id order into a temporary file,
 //! which becomes the segment only once complete and durable.
 
-use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use runlog_storage::{AppendWriter, FsStorage, Storage};
 
 use crate::codec::PcoLevel;
 use crate::columns::Columns;
@@ -78,9 +80,10 @@ pub struct SegmentInfo {
 /// returns; dropping an unfinished writer deletes its temporary file.
 #[derive(Debug)]
 pub struct SegmentWriter {
+    storage: Arc<dyn Storage>,
     path: PathBuf,
     temp_path: PathBuf,
-    file: Option<BufWriter<File>>,
+    file: Option<BufWriter<AppendWriter>>,
     options: SegmentOptions,
     written: u64,
     series: Vec<(SeriesId, Range<usize>)>,
@@ -96,8 +99,18 @@ pub struct SegmentWriter {
 }
 
 impl SegmentWriter {
-    /// Starts writing the segment that will appear at `path`.
+    /// Starts writing the segment that will appear at `path` on the file
+    /// system.
     pub fn create(path: impl Into<PathBuf>, options: SegmentOptions) -> Result<SegmentWriter> {
+        SegmentWriter::create_in(Arc::new(FsStorage), path.into(), options)
+    }
+
+    /// [`SegmentWriter::create`] for a segment in `storage`.
+    pub fn create_in(
+        storage: Arc<dyn Storage>,
+        path: PathBuf,
+        options: SegmentOptions,
+    ) -> Result<SegmentWriter> {
         if options.chunk_points == 0 || options.chunk_points > MAX_CHUNK_POINTS {
             return Err(Error::InvalidOption {
                 name: "chunk_points",
@@ -119,15 +132,17 @@ impl SegmentWriter {
                 rule: "from 1 to 256",
             });
         }
-        let path = path.into();
         let mut temp_name = path.file_name().unwrap_or_default().to_os_string();
         temp_name.push(".tmp");
         let temp_path = path.with_file_name(temp_name);
-        let file = File::create(&temp_path).map_err(|e| Error::io("create", &temp_path, e))?;
+        let file = storage
+            .create(&temp_path)
+            .map_err(|e| Error::io("create", &temp_path, e))?;
         let mut writer = SegmentWriter {
+            storage,
             path,
             temp_path,
-            file: Some(BufWriter::with_capacity(1 << 20, file)),
+            file: Some(BufWriter::with_capacity(1 << 20, AppendWriter::new(file))),
             options,
             written: 0,
             series: Vec::new(),
@@ -456,12 +471,17 @@ impl SegmentWriter {
         let file = file
             .into_inner()
             .map_err(|e| Error::io("write", &self.temp_path, e.into_error()))?;
-        file.sync_all()
+        file.file()
+            .sync()
             .map_err(|e| Error::io("fsync", &self.temp_path, e))?;
-        fs::rename(&self.temp_path, &self.path)
+        self.storage
+            .rename(&self.temp_path, &self.path)
             .map_err(|e| Error::io("rename into place", &self.path, e))?;
         self.finished = true;
-        sync_parent(&self.path)?;
+        let dir = parent_dir(&self.path);
+        self.storage
+            .sync_dir(dir)
+            .map_err(|e| Error::io("fsync directory", dir, e))?;
         Ok(SegmentInfo {
             path: self.path.clone(),
             file_len: self.written,
@@ -476,7 +496,7 @@ impl Drop for SegmentWriter {
     fn drop(&mut self) {
         if !self.finished {
             // Nothing to report from `drop` if the file is already gone.
-            let _ = fs::remove_file(&self.temp_path);
+            let _ = self.storage.remove_file(&self.temp_path);
         }
     }
 }
@@ -537,13 +557,9 @@ fn windows<'a, 'p>(
     })
 }
 
-/// Makes a rename or creation in `path`'s directory durable.
-fn sync_parent(path: &Path) -> Result<()> {
-    let dir = path
-        .parent()
+/// The directory `path` is in (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    path.parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| Error::io("fsync directory", dir, e))
+        .unwrap_or(Path::new("."))
 }

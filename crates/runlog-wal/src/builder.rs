@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use crate::header::HEADER_LEN;
 use crate::reader::{Record, Tail, WalReader};
-use crate::storage::{FsStorage, Storage};
 use crate::writer::ActiveFile;
 use crate::{Durability, Error, Lsn, RecoveryMode, Result, Wal};
+use runlog_storage::{FsStorage, Storage};
 
 /// The default size at which the log starts a new file: 64 MiB.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 64 << 20;

@@ -18,8 +18,8 @@ use crate::header::{self, HEADER_LEN, HeaderError};
 use crate::names::{self, LogFile};
 use crate::reader::Record;
 use crate::record::{self, RECORD_HEADER_LEN};
-use crate::storage::{ReadAt, Storage};
 use crate::{Error, Lsn, Result};
+use runlog_storage::{ReadAt, Storage};
 
 /// The bytes one read asks for at least.
 const READ_AHEAD: usize = 64 << 10;

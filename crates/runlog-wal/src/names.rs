@@ -2,8 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::storage::Storage;
 use crate::{Error, Lsn, Result};
+use runlog_storage::Storage;
 
 const SUFFIX: &str = ".log";
 const DIGITS: usize = 20;

@@ -10,8 +10,8 @@ use crate::file_cursor::FileCursor;
 use crate::header::{self, HEADER_LEN, HeaderError};
 use crate::names::{self, LogFile};
 use crate::record::{self, RECORD_HEADER_LEN};
-use crate::storage::Storage;
 use crate::{Error, Lsn, RecoveryMode, Result};
+use runlog_storage::Storage;
 
 /// A record read back from the log.
 #[derive(Clone, Debug, PartialEq, Eq)]

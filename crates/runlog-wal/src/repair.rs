@@ -13,8 +13,8 @@ use crate::header::{self, HEADER_LEN};
 use crate::names;
 use crate::reader::WalReader;
 use crate::record;
-use crate::storage::Storage;
 use crate::{Error, Lsn, RecoveryMode, Result};
+use runlog_storage::Storage;
 
 /// The most damaged stretches one repair replaces before giving up.
 const MAX_REPAIRS: usize = 10_000;

@@ -13,8 +13,8 @@ use crate::header::{self, HEADER_LEN};
 use crate::names;
 use crate::reader::Tail;
 use crate::record::{self, MAX_PAYLOAD, RECORD_HEADER_LEN};
-use crate::storage::{Storage, StorageFile};
 use crate::{Durability, Error, Lsn, Result, WalBuilder};
+use runlog_storage::{Storage, StorageFile};
 
 /// Appended bytes are handed to the operating system in writes of this size.
 const WRITE_BUFFER: usize = 1 << 20;

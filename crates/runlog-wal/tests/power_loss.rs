@@ -26,7 +26,9 @@ enum Op {
     /// With `wrote_out`, the dying writer had handed its buffered records to
     /// the operating system (unsynced), as a process killed after its
     /// `write` calls has.
-    ProcessCrash { wrote_out: bool },
+    ProcessCrash {
+        wrote_out: bool,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {

@@ -227,7 +227,11 @@ fn write_memtable(
         return Ok(None);
     }
     let path = segment_path(&shared.dir, file_no);
-    let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
+    let mut writer = SegmentWriter::create_in(
+        Arc::clone(&shared.options.storage),
+        path,
+        shared.options.segment,
+    )?;
     // Series without sealed chunks go to the writer together, to be
     // encoded on every core; a series' sealed chunks are written as they
     // are, in between.
@@ -246,7 +250,11 @@ fn write_memtable(
     writer.append_all(&open)?;
     writer.finish()?;
     let entry = SegmentEntry { file_no, level: 0 };
-    Ok(Some(Arc::new(SegmentHandle::open(&shared.dir, entry)?)))
+    Ok(Some(Arc::new(SegmentHandle::open(
+        &shared.options.storage,
+        &shared.dir,
+        entry,
+    )?)))
 }
 
 fn is_live(catalog: &crate::catalog::Catalog, series: SeriesId) -> bool {
@@ -315,7 +323,11 @@ fn merge_segments(
     };
     let ids: BTreeSet<SeriesId> = inputs.iter().flat_map(|s| s.reader.series_ids()).collect();
     let path = segment_path(&shared.dir, file_no);
-    let mut writer = SegmentWriter::create(&path, shared.options.segment)?;
+    let mut writer = SegmentWriter::create_in(
+        Arc::clone(&shared.options.storage),
+        path,
+        shared.options.segment,
+    )?;
     let mut written = 0usize;
     let mut chunk = Columns::default();
     for id in ids {
@@ -365,6 +377,7 @@ fn merge_segments(
     } else {
         writer.finish()?;
         Some(Arc::new(SegmentHandle::open(
+            &shared.options.storage,
             &shared.dir,
             SegmentEntry { file_no, level },
         )?))

@@ -18,7 +18,7 @@ use crate::catalog_file::{self, CATALOG_DIR, CatalogRef};
 use crate::identity::{self, Found};
 use crate::limits::Limits;
 use crate::manifest::MANIFEST;
-use crate::manifest::{Manifest, ManifestHead, SegmentEntry, segment_path};
+use crate::manifest::{Manifest, ManifestHead, SEGMENTS_DIR, SegmentEntry, segment_path};
 use crate::memtable::Memtable;
 use crate::ops::Record;
 use crate::segments::SegmentHandle;
@@ -51,7 +51,7 @@ pub struct DbBuilder {
     pub(crate) segment: SegmentOptions,
     mark_running_on_open: Option<RunStatus>,
     background: bool,
-    /// Where the WAL, MANIFEST and catalog files live (the file system
+    /// Where the WAL, segments, MANIFEST and catalog files live (the file system
     /// unless a test says).
     pub(crate) storage: Arc<dyn runlog_wal::Storage>,
 }
@@ -149,7 +149,7 @@ impl Shared {
         })
     }
 
-    /// Where the WAL, MANIFEST and catalog files are.
+    /// Where the WAL, segments, MANIFEST and catalog files are.
     pub(crate) fn storage(&self) -> &dyn runlog_wal::Storage {
         self.options.storage.as_ref()
     }
@@ -211,11 +211,11 @@ impl DbBuilder {
         self
     }
 
-    /// Where the WAL, the MANIFEST and the catalog file are read and
-    /// written: the file system by default. Tests give a
+    /// Where the WAL, the segments, the MANIFEST and the catalog file are
+    /// read and written: the file system by default. Tests give a
     /// [`runlog_wal::MemStorage`] to fail chosen writes and fsyncs, or to
-    /// take what a power cut would leave; segments, blobs, the identity file
-    /// and the lock stay on disk.
+    /// take what a power cut would leave; blobs, the identity file and the
+    /// lock stay on disk.
     pub fn storage(mut self, storage: Arc<dyn runlog_wal::Storage>) -> DbBuilder {
         self.storage = storage;
         self
@@ -242,8 +242,11 @@ impl DbBuilder {
         // Refuse a directory that holds anything but a database before
         // creating or changing anything in it.
         let found = identity::inspect(&dir)?;
-        fs::create_dir_all(dir.join("segments"))
-            .map_err(|e| Error::io("create directory", &dir, e))?;
+        fs::create_dir_all(&dir).map_err(|e| Error::io("create directory", &dir, e))?;
+        let segments_dir = dir.join(SEGMENTS_DIR);
+        self.storage
+            .create_dir_all(&segments_dir)
+            .map_err(|e| Error::io("create directory", &segments_dir, e))?;
         let lock = lock::acquire(&dir)?;
         if found != Found::Database {
             identity::write(&dir)?;
@@ -261,7 +264,8 @@ impl DbBuilder {
         remove_orphans(self.storage.as_ref(), &dir, &manifest)?;
         let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
         let catalog_ref = manifest.catalog_ref;
-        let (mut catalog, segments) = open_segments(&dir, manifest, &HashMap::new())?;
+        let (mut catalog, segments) =
+            open_segments(&self.storage, &dir, manifest, &HashMap::new())?;
         let mut memtable = Memtable::after(flushed_lsn, self.segment.chunk_points);
         let mut replay_error = None;
         let mut first_replayed = None;
@@ -439,17 +443,10 @@ fn refuse_missing_wal(
 /// such files there mean the manifest was lost, and only `runlog-db repair`
 /// may rebuild it.
 fn refuse_segments_without_manifest(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<()> {
-    let segments_dir = dir.join("segments");
-    let entries = fs::read_dir(&segments_dir).map_err(|e| Error::io("list", &segments_dir, e))?;
-    let mut segments = 0;
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("list", &segments_dir, e))?;
-        let name = entry.file_name();
-        segments += usize::from(
-            name.to_str()
-                .is_some_and(|n| n.ends_with(".seg") && is_segment_name(n)),
-        );
-    }
+    let segments = segment_files(storage, dir)?
+        .iter()
+        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+        .count();
     let catalogs = catalog_files(storage, dir)?.len();
     if segments + catalogs == 0 {
         return Ok(());
@@ -464,15 +461,33 @@ fn refuse_segments_without_manifest(storage: &dyn runlog_wal::Storage, dir: &Pat
 
 /// The files in `catalog/` named as the engine names catalog files.
 fn catalog_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
-    let folder = dir.join(CATALOG_DIR);
-    match storage.list_dir(&folder) {
+    files_named(
+        storage,
+        &dir.join(CATALOG_DIR),
+        catalog_file::is_catalog_name,
+    )
+}
+
+/// The files in `segments/` named as the engine names segments and their
+/// temporary files.
+fn segment_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
+    files_named(storage, &dir.join(SEGMENTS_DIR), is_segment_name)
+}
+
+/// The files in `folder` whose names pass `ours` (none if it is missing).
+fn files_named(
+    storage: &dyn runlog_wal::Storage,
+    folder: &Path,
+    ours: fn(&str) -> bool,
+) -> Result<Vec<PathBuf>> {
+    match storage.list_dir(folder) {
         Ok(names) => Ok(names
             .into_iter()
-            .filter(|n| catalog_file::is_catalog_name(n))
+            .filter(|n| ours(n))
             .map(|n| folder.join(n))
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(Error::io("list", &folder, e)),
+        Err(e) => Err(Error::io("list", folder, e)),
     }
 }
 
@@ -496,23 +511,16 @@ fn remove_orphans(
                 .map_err(|e| Error::io("delete orphan", &path, e))?;
         }
     }
-    let segments_dir = dir.join("segments");
     let listed: Vec<PathBuf> = manifest
         .segments
         .iter()
         .map(|s| segment_path(dir, s.file_no))
         .collect();
-    let entries = fs::read_dir(&segments_dir).map_err(|e| Error::io("list", &segments_dir, e))?;
-    for entry in entries {
-        let path = entry
-            .map_err(|e| Error::io("list", &segments_dir, e))?
-            .path();
-        let ours = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .is_some_and(is_segment_name);
-        if ours && !listed.contains(&path) {
-            fs::remove_file(&path).map_err(|e| Error::io("delete orphan", &path, e))?;
+    for path in segment_files(storage, dir)? {
+        if !listed.contains(&path) {
+            storage
+                .remove_file(&path)
+                .map_err(|e| Error::io("delete orphan", &path, e))?;
         }
     }
     let _ = storage.remove_file(&dir.join("MANIFEST.tmp"));
@@ -522,6 +530,7 @@ fn remove_orphans(
 /// Opens the manifest's segments (reusing already open ones) and derives
 /// every series' statistics from them, oldest first.
 fn open_segments(
+    storage: &Arc<dyn runlog_wal::Storage>,
     dir: &Path,
     manifest: Manifest,
     open: &HashMap<u64, Arc<SegmentHandle>>,
@@ -531,7 +540,7 @@ fn open_segments(
     for entry in manifest.segments {
         let handle = match open.get(&entry.file_no) {
             Some(handle) => Arc::clone(handle),
-            None => Arc::new(SegmentHandle::open(dir, entry)?),
+            None => Arc::new(SegmentHandle::open(storage, dir, entry)?),
         };
         for series in handle.reader.series() {
             if let Some(s) = catalog.series.get_mut(&series.id) {
@@ -623,7 +632,7 @@ fn try_load_read_only(
         }
     };
     let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
-    let (mut catalog, segments) = open_segments(dir, manifest, open)?;
+    let (mut catalog, segments) = open_segments(&options.storage, dir, manifest, open)?;
     // A read-only handle frees nothing, and writes no catalog.
     catalog.released.clear();
     // Nothing seals a read-only handle's memtable.

@@ -222,7 +222,10 @@ pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
         .map_err(|e| Error::io("fsync directory", dir, e))
 }
 
+/// The folder of a database's segment files.
+pub(crate) const SEGMENTS_DIR: &str = "segments";
+
 /// The path of segment file `file_no`.
 pub(crate) fn segment_path(dir: &Path, file_no: u64) -> PathBuf {
-    dir.join("segments").join(format!("{file_no:016}.seg"))
+    dir.join(SEGMENTS_DIR).join(format!("{file_no:016}.seg"))
 }

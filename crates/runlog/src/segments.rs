@@ -2,9 +2,11 @@
 //! point sources.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use runlog_segment::{Columns, SegmentReader};
+use runlog_wal::Storage;
 
 use crate::Result;
 use crate::manifest::{SegmentEntry, segment_path};
@@ -15,14 +17,23 @@ use crate::manifest::{SegmentEntry, segment_path};
 pub(crate) struct SegmentHandle {
     pub entry: SegmentEntry,
     pub reader: SegmentReader,
+    /// Where the file is, to delete it once retired.
+    storage: Arc<dyn Storage>,
     obsolete: AtomicBool,
 }
 
 impl SegmentHandle {
-    pub(crate) fn open(dir: &Path, entry: SegmentEntry) -> Result<SegmentHandle> {
+    /// Opens the segment `entry` names in `dir`, kept in `storage`.
+    pub(crate) fn open(
+        storage: &Arc<dyn Storage>,
+        dir: &Path,
+        entry: SegmentEntry,
+    ) -> Result<SegmentHandle> {
+        let path = segment_path(dir, entry.file_no);
         Ok(SegmentHandle {
             entry,
-            reader: SegmentReader::open(segment_path(dir, entry.file_no))?,
+            reader: SegmentReader::open_in(storage.as_ref(), &path)?,
+            storage: Arc::clone(storage),
             obsolete: AtomicBool::new(false),
         })
     }
@@ -37,7 +48,7 @@ impl Drop for SegmentHandle {
     fn drop(&mut self) {
         if self.obsolete.load(Ordering::Acquire) {
             // A file left behind is an orphan the next writer open deletes.
-            let _ = std::fs::remove_file(self.reader.path());
+            let _ = self.storage.remove_file(self.reader.path());
         }
     }
 }

@@ -1,56 +1,14 @@
-//! The small file-system interface the log does all its I/O through.
-//!
-//! [`FsStorage`] is the real file system. [`crate::MemStorage`] keeps files in
-//! memory, tells what has been made durable from what has only been written,
-//! and can fail chosen writes and fsyncs, so crash and failure tests can run
-//! without a real power cut.
+//! The real file system.
 
-use std::fmt::Debug;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 
-/// A directory of files the log can create, append to, read and delete.
-pub trait Storage: Send + Sync + Debug {
-    /// Creates `dir` and its parents if missing.
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
-    /// The names of the regular files in `dir`.
-    fn list_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Opens the file at `path` for reading front to back.
-    fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
-    /// Opens the file at `path` for reads at any offset, seeing what is
-    /// appended after it was opened (a follower reads a growing file).
-    fn open_read_at(&self, path: &Path) -> io::Result<Box<dyn ReadAt>>;
-    /// Creates the file at `path`, emptying it if it exists, open for appending.
-    fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>>;
-    /// Opens the existing file at `path` for appending.
-    fn open_append(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>>;
-    /// Deletes the file at `path`.
-    fn remove_file(&self, path: &Path) -> io::Result<()>;
-    /// Renames `from` to `to`, replacing `to` atomically.
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
-    /// Makes the creations and deletions of files in `dir` durable.
-    fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-}
+use memmap2::Mmap;
 
-/// A file read at chosen offsets.
-pub trait ReadAt: Send + Sync + Debug {
-    /// Reads into `buf` from byte `offset`; fewer bytes than asked (or 0)
-    /// means the file ends there.
-    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
-}
-
-/// An open file that is only ever appended to, synced or cut short.
-pub trait StorageFile: Send + Sync + Debug {
-    /// Appends all of `buf` at the end of the file.
-    fn append(&self, buf: &[u8]) -> io::Result<()>;
-    /// Makes everything appended so far durable (`fdatasync`).
-    fn sync(&self) -> io::Result<()>;
-    /// Cuts the file to `len` bytes.
-    fn truncate(&self, len: u64) -> io::Result<()>;
-}
+use crate::{FileBytes, ReadAt, Storage, StorageFile};
 
 /// The real file system.
 #[derive(Clone, Copy, Debug, Default)]
@@ -80,6 +38,14 @@ impl Storage for FsStorage {
 
     fn open_read_at(&self, path: &Path) -> io::Result<Box<dyn ReadAt>> {
         Ok(Box::new(PositionedFile(File::open(path)?)))
+    }
+
+    fn map_immutable(&self, path: &Path) -> io::Result<FileBytes> {
+        let file = File::open(path)?;
+        if file.metadata()?.len() == 0 {
+            return Ok(FileBytes::from(Vec::new()));
+        }
+        map(&file).map(FileBytes::mapped)
     }
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
@@ -145,4 +111,21 @@ impl StorageFile for AppendFile {
     fn truncate(&self, len: u64) -> io::Result<()> {
         self.0.set_len(len)
     }
+}
+
+/// Maps all of `file` read-only: the crate's one use of `unsafe`.
+#[expect(
+    unsafe_code,
+    reason = "memory-mapping a file is unsafe in Rust; segments are read in place"
+)]
+fn map(file: &File) -> io::Result<Mmap> {
+    // SAFETY: `Mmap::map` is unsafe because another process could change or
+    // truncate the file while it is mapped, changing bytes behind a shared
+    // slice (or raising SIGBUS). `Storage::map_immutable` is only for files
+    // that never change once named: the engine maps only segment files,
+    // which the segment writer builds under a temporary name and renames
+    // into place once complete and fsynced, and which nothing opens for
+    // writing again; they are only ever deleted, which keeps an existing
+    // mapping valid. Readers bounds-check and CRC-check every byte they use.
+    unsafe { Mmap::map(file) }
 }

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-use crate::storage::{ReadAt, Storage, StorageFile};
+use crate::{FileBytes, ReadAt, Storage, StorageFile};
 
 /// In-memory files with a live and a durable image, and fault injection.
 ///
@@ -272,6 +272,10 @@ impl Storage for MemStorage {
             fs: Arc::clone(&self.fs),
             path: path.to_path_buf(),
         }))
+    }
+
+    fn map_immutable(&self, path: &Path) -> io::Result<FileBytes> {
+        self.contents(path).map(FileBytes::from)
     }
 
     fn create(&self, path: &Path) -> io::Result<Arc<dyn StorageFile>> {
