@@ -319,6 +319,37 @@ fn apply(db: &Db, runs: &[RunId], model: &mut Acknowledged, step: &Step, i: usiz
     }
 }
 
+/// Under `Group`, a power cut keeps every call made more than the interval
+/// before it: calls made before a pause of a hundred intervals survive
+/// every cut, and what survives of the calls after it is a prefix.
+#[test]
+fn under_group_durability_a_power_cut_keeps_calls_older_than_the_interval() {
+    let interval = std::time::Duration::from_millis(10);
+    let dir = tempfile::tempdir().unwrap();
+    let storage = MemStorage::new();
+    let db = open_with(dir.path(), &storage, Durability::Group { interval }).unwrap();
+    let run = db.create_run("e", "r").unwrap();
+    let log_calls = |calls: std::ops::Range<i64>| {
+        for call in calls {
+            let batch: Vec<_> = (0..3).map(|i| ("loss", call * 3 + i, 0, 1.0)).collect();
+            db.log_batch(run, &batch).unwrap();
+        }
+    };
+    log_calls(0..30);
+    std::thread::sleep(interval * 100);
+    log_calls(30..60);
+    for seed in 0..32 {
+        let after_cut = Db::builder(dir.path())
+            .storage(Arc::new(storage.crash(seed)))
+            .open_read_only()
+            .unwrap();
+        let held = steps(&after_cut);
+        assert!(held.len() >= 90, "seed {seed}: {} of 90 old points", held.len());
+        assert_eq!(held.len() % 3, 0, "seed {seed}: a call whole or absent");
+        assert_eq!(held, (0..held.len() as i64).collect::<Vec<_>>(), "seed {seed}");
+    }
+}
+
 /// Opens a new database in `storage` with three runs and does `steps`;
 /// returns it with its runs and what it acknowledged.
 fn run_steps(
