@@ -11,7 +11,7 @@ use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
 
 use crate::blobs::{BlobHash, BlobStore};
 use crate::db::{is_segment_name, undecodable};
-use crate::manifest::{Manifest, segment_path};
+use crate::manifest::{Manifest, StoredManifest, segment_path};
 use crate::ops::Record;
 use crate::{Error, Result};
 
@@ -94,18 +94,21 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
             return Ok(Some(report));
         }
     };
-    let listed = |m: &Manifest| (m.flushed_lsn, m.segments.clone());
+    let listed = (manifest.flushed_lsn, manifest.segments.as_slice());
+    // Whether a writer has moved on to another manifest since.
+    let moved = || {
+        StoredManifest::read(&FsStorage, dir)
+            .ok()
+            .flatten()
+            .is_some_and(|now| now.listed() != listed)
+    };
     let mut readers = Vec::with_capacity(manifest.segments.len());
     for entry in &manifest.segments {
         let path = segment_path(dir, entry.file_no);
         match SegmentReader::open(&path) {
             Ok(reader) => readers.push(reader),
             Err(e) => {
-                let moved = Manifest::read(&FsStorage, dir)
-                    .ok()
-                    .flatten()
-                    .is_some_and(|now| listed(&now) != listed(&manifest));
-                if moved {
+                if moved() {
                     return Ok(None);
                 }
                 report.segments += 1;
@@ -128,12 +131,6 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     // past what that manifest says: only a WAL problem that the current
     // manifest still shows is one.
     let wal_problems = report.problems.len() > problems_before;
-    let moved = || {
-        Manifest::read(&FsStorage, dir)
-            .ok()
-            .flatten()
-            .is_some_and(|now| listed(&now) != listed(&manifest))
-    };
     if wal_problems && moved() {
         return Ok(None);
     }
@@ -371,13 +368,14 @@ impl StorageStats {
 /// Counts files, bytes, points and bytes per codec of the database at
 /// `dir`, from the segment footers and column tags (no data is decoded).
 pub fn storage_stats(dir: &Path) -> Result<StorageStats> {
-    let manifest = Manifest::read(&FsStorage, dir)?.unwrap_or_default();
+    let manifest = StoredManifest::read(&FsStorage, dir)?;
     let mut stats = StorageStats {
         manifest_bytes: std::fs::metadata(dir.join("MANIFEST")).map_or(0, |m| m.len()),
-        catalog_bytes: manifest.catalog_ref.map_or(0, |at| at.len),
+        catalog_bytes: manifest.as_ref().map_or(0, StoredManifest::catalog_bytes),
         ..StorageStats::default()
     };
-    for entry in &manifest.segments {
+    let segments = manifest.as_ref().map_or(&[][..], |m| m.listed().1);
+    for entry in segments {
         let reader = SegmentReader::open(segment_path(dir, entry.file_no))?;
         let points: u64 = reader.series().iter().map(|s| s.stats.count).sum();
         for chunk in reader.all_chunks() {

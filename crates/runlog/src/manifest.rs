@@ -150,9 +150,18 @@ pub(crate) fn decode_segments(d: &mut Decoder<'_>) -> Result<Vec<SegmentEntry>, 
         .collect()
 }
 
-impl Manifest {
-    /// Reads the manifest in `dir`; `None` if there is none (a new database).
-    pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> Result<Option<Manifest>> {
+/// A MANIFEST as stored: this build's head, which names the catalog file,
+/// or an older manifest that holds the catalog itself.
+#[derive(Debug)]
+pub(crate) enum StoredManifest {
+    Head(ManifestHead),
+    Legacy(Box<Manifest>),
+}
+
+impl StoredManifest {
+    /// Reads and checks the manifest in `dir`, without the catalog file;
+    /// `None` if there is none (a new database).
+    pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> Result<Option<StoredManifest>> {
         let path = dir.join(MANIFEST);
         let read = storage.open_read(&path).and_then(|mut file| {
             let mut bytes = Vec::new();
@@ -199,11 +208,41 @@ impl Manifest {
         }
         if version < MANIFEST_VERSION {
             return legacy::decode(body, version)
-                .map(Some)
+                .map(|manifest| Some(StoredManifest::Legacy(Box::new(manifest))))
                 .map_err(|(at, reason)| corrupt(body_start + at, reason));
         }
-        let head =
-            ManifestHead::decode(body).map_err(|(at, reason)| corrupt(body_start + at, reason))?;
+        ManifestHead::decode(body)
+            .map(|head| Some(StoredManifest::Head(head)))
+            .map_err(|(at, reason)| corrupt(body_start + at, reason))
+    }
+
+    /// The flushed LSN and the live segments: what tells one manifest from
+    /// the next.
+    pub(crate) fn listed(&self) -> (u64, &[SegmentEntry]) {
+        match self {
+            StoredManifest::Head(head) => (head.flushed_lsn, &head.segments),
+            StoredManifest::Legacy(manifest) => (manifest.flushed_lsn, &manifest.segments),
+        }
+    }
+
+    /// Bytes of the catalog file it names (0 for a legacy manifest).
+    pub(crate) fn catalog_bytes(&self) -> u64 {
+        match self {
+            StoredManifest::Head(head) => head.catalog.len,
+            StoredManifest::Legacy(_) => 0,
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads the manifest in `dir` and the catalog it names; `None` if there
+    /// is none (a new database).
+    pub(crate) fn read(storage: &dyn Storage, dir: &Path) -> Result<Option<Manifest>> {
+        let head = match StoredManifest::read(storage, dir)? {
+            None => return Ok(None),
+            Some(StoredManifest::Legacy(manifest)) => return Ok(Some(*manifest)),
+            Some(StoredManifest::Head(head)) => head,
+        };
         let catalog = catalog_file::read(storage, dir, &head.catalog)?;
         Ok(Some(Manifest {
             flushed_lsn: head.flushed_lsn,

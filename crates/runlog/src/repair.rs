@@ -11,7 +11,7 @@ use runlog_wal::{Dropped, FsStorage, Lsn, Wal};
 
 use crate::db::has_wal_files;
 use crate::identity::{self, Found};
-use crate::manifest::Manifest;
+use crate::manifest::StoredManifest;
 use crate::ops::Record;
 use crate::{Error, Result, lock};
 
@@ -43,11 +43,11 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         Record::default().encode_into(&mut filler);
         report.wal_dropped = runlog_wal::repair(Arc::new(FsStorage), &wal_dir, &filler)?;
     }
-    match Manifest::read(&FsStorage, dir) {
+    match StoredManifest::read(&FsStorage, dir) {
         Ok(Some(manifest)) => {
             if !has_wal_files(&FsStorage, dir)? {
                 // Start the WAL again right after the manifest.
-                let next = Lsn(manifest.flushed_lsn + 1);
+                let next = Lsn(manifest.listed().0 + 1);
                 Wal::builder(&wal_dir)
                     .replay_and_open(next, |_| {})?
                     .close()?;

@@ -344,9 +344,17 @@ fn under_group_durability_a_power_cut_keeps_calls_older_than_the_interval() {
             .open_read_only()
             .unwrap();
         let held = steps(&after_cut);
-        assert!(held.len() >= 90, "seed {seed}: {} of 90 old points", held.len());
+        assert!(
+            held.len() >= 90,
+            "seed {seed}: {} of 90 old points",
+            held.len()
+        );
         assert_eq!(held.len() % 3, 0, "seed {seed}: a call whole or absent");
-        assert_eq!(held, (0..held.len() as i64).collect::<Vec<_>>(), "seed {seed}");
+        assert_eq!(
+            held,
+            (0..held.len() as i64).collect::<Vec<_>>(),
+            "seed {seed}"
+        );
     }
 }
 
