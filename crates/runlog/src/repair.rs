@@ -62,7 +62,7 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
                 .unwrap_or(0);
             if segments > 0 {
                 report.notes.push(format!(
-                    "the MANIFEST is missing and segments/ holds {segments} files: this build cannot rebuild it (a segment does not record which WAL records it holds, nor its runs' names); nothing there was changed"
+                    "the MANIFEST is missing and segments/ holds {segments} files: this build cannot rebuild it (segments do not record which WAL records they hold, nor whether a compaction replaced them); nothing there was changed"
                 ));
             }
         }
