@@ -120,4 +120,21 @@ mod tests {
             Err(HeaderError::Corrupt(Corruption::ChecksumMismatch { .. }))
         ));
     }
+
+    #[test]
+    fn either_reserved_field_set_is_refused_even_with_a_matching_crc() {
+        for at in [12, 24] {
+            let mut header = encode(Lsn(7));
+            header[at] = 1;
+            let crc = crc32fast::hash(&header[..CRC_AT]);
+            header[CRC_AT..].copy_from_slice(&crc.to_le_bytes());
+            assert!(
+                matches!(
+                    decode(&header),
+                    Err(HeaderError::Corrupt(Corruption::ReservedBytesSet))
+                ),
+                "reserved byte {at}"
+            );
+        }
+    }
 }

@@ -124,4 +124,55 @@ mod tests {
     fn an_all_zero_frame_is_not_a_record() {
         assert!(decode(&[0u8; 64]).is_err());
     }
+
+    #[test]
+    fn a_length_past_the_limit_is_out_of_range_not_truncated() {
+        let mut buf = Vec::new();
+        encode_into(&mut buf, Lsn(1), b"x");
+        buf[4..8].copy_from_slice(&(MAX_PAYLOAD as u32 + 1).to_le_bytes());
+        assert_eq!(
+            decode(&buf),
+            Err(Corruption::LengthOutOfRange {
+                len: MAX_PAYLOAD as u64 + 1
+            })
+        );
+        assert_eq!(frame_len(&buf), None);
+    }
+
+    /// Seven bytes of damage, then the record `(lsn, payload)`.
+    fn damaged_then(lsn: u64, payload: &[u8]) -> Vec<u8> {
+        let mut buf = vec![0xAB; 7];
+        encode_into(&mut buf, Lsn(lsn), payload);
+        buf
+    }
+
+    #[test]
+    fn finds_the_intact_record_after_damage_at_any_lsn() {
+        for base in [1, 1 << 40] {
+            // An empty record is the shortest, and may end the buffer.
+            for payload in [&b""[..], b"after the damage"] {
+                let buf = damaged_then(base + 3, payload);
+                assert_eq!(
+                    find_intact_after(&buf, Lsn(base)),
+                    Some((7, Lsn(base + 3))),
+                    "LSNs from {base}, {} payload bytes",
+                    payload.len()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_damaged_record_or_one_too_far_ahead_is_not_taken_for_intact() {
+        let mut buf = damaged_then(12, b"after the damage");
+        let last = buf.len() - 1;
+        buf[last] ^= 1;
+        assert_eq!(find_intact_after(&buf, Lsn(10)), None, "checksum mismatch");
+        let far = damaged_then(10 + (1 << 32), b"far ahead");
+        assert_eq!(
+            find_intact_after(&far, Lsn(10)),
+            None,
+            "LSN 2^32 past the expected one"
+        );
+    }
 }

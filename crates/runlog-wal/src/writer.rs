@@ -217,7 +217,9 @@ impl Wal {
     }
 
     /// Makes every appended record durable and closes the log, reporting any
-    /// failure (dropping a `Wal` does the same but cannot report).
+    /// failure. Dropping a `Wal` does the same without reporting, except
+    /// that under [`Durability::Buffered`] it only hands the records to the
+    /// operating system, unsynced.
     pub fn close(mut self) -> Result<()> {
         self.stop_flusher();
         self.shared.sync_all().map(drop)

@@ -211,6 +211,33 @@ fn a_file_of_a_newer_format_version_is_refused_in_every_mode() {
     }
 }
 
+#[test]
+fn a_file_whose_name_and_header_disagree_on_its_first_lsn_is_refused() {
+    let (path, bytes, _) = small_log(3);
+    let renamed = path.with_file_name(format!("{:020}.log", 2));
+    let storage = storage_with(&[(renamed.clone(), bytes)]);
+    match read_all(&storage, RecoveryMode::Strict) {
+        Err(Error::Corrupt {
+            file,
+            offset: 0,
+            kind: Corruption::FollowedByIntactRecord { damage, .. },
+        }) => {
+            assert_eq!(file, renamed);
+            assert!(
+                matches!(
+                    *damage,
+                    Corruption::NameMismatch {
+                        name: Lsn(2),
+                        header: Lsn(1)
+                    }
+                ),
+                "{damage:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 /// CRC32 (IEEE), bit by bit: an independent check of the header checksum.
 fn crc32(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;

@@ -122,6 +122,21 @@ fn an_oversized_payload_is_refused_and_nothing_of_its_batch_is_written() {
 }
 
 #[test]
+fn a_payload_of_exactly_the_limit_is_accepted() {
+    let storage = MemStorage::new();
+    let wal = common::open(&storage, Durability::Buffered).unwrap();
+    let largest = vec![7u8; runlog_wal::MAX_PAYLOAD];
+    assert_eq!(wal.append(&largest).unwrap(), Lsn::FIRST);
+    wal.close().unwrap();
+    let records = read_all(&storage, RecoveryMode::Strict).unwrap();
+    assert_eq!(records.len(), 1);
+    assert!(
+        records[0].payload[..] == largest[..],
+        "the payload reads back whole"
+    );
+}
+
+#[test]
 fn out_of_range_options_are_refused_by_name() {
     let storage = MemStorage::new();
     let too_small = runlog_wal::Wal::builder(common::DIR)

@@ -8,7 +8,7 @@ mod common;
 use proptest::prelude::*;
 use runlog_wal::{Durability, Lsn, MemStorage, RecoveryMode};
 
-use common::{check_exact_prefix, payload_for, read_all};
+use common::{check_exact_prefix, first_lsn, payload_for, read_all};
 
 const MAX_LEN: usize = 300;
 
@@ -99,6 +99,113 @@ proptest! {
                     acked = last;
                 }
             }
+        }
+    }
+}
+
+/// The three modes, `Group` with an interval no test waits for.
+const MODES: [Durability; 3] = [
+    Durability::Sync,
+    Durability::Group {
+        interval: std::time::Duration::from_secs(3600),
+    },
+    Durability::Buffered,
+];
+
+/// Appends 50 records that cross file boundaries; returns the last LSN.
+fn append_some(wal: &runlog_wal::Wal) -> Lsn {
+    for lsn in 1..=50 {
+        wal.append(&payload_for(Lsn(lsn), MAX_LEN)).unwrap();
+    }
+    Lsn(50)
+}
+
+/// Checks that every power cut of `storage` keeps records 1 to `last`.
+fn assert_survives_power_cuts(storage: &MemStorage, last: Lsn, context: &str) {
+    for seed in 0..16 {
+        let records = read_all(&storage.crash(seed), RecoveryMode::Strict).unwrap();
+        assert_eq!(
+            check_exact_prefix(&records, MAX_LEN),
+            last,
+            "{context}, seed {seed}"
+        );
+    }
+}
+
+#[test]
+fn close_makes_every_record_durable_in_every_mode() {
+    for durability in MODES {
+        let storage = MemStorage::new();
+        let wal = common::open(&storage, durability).unwrap();
+        let last = append_some(&wal);
+        wal.close().unwrap();
+        assert_survives_power_cuts(&storage, last, &format!("{durability:?}"));
+    }
+}
+
+#[test]
+fn a_dropped_writer_syncs_or_under_buffered_hands_its_records_to_the_os() {
+    for durability in MODES {
+        let storage = MemStorage::new();
+        let wal = common::open(&storage, durability).unwrap();
+        let last = append_some(&wal);
+        drop(wal);
+        // What a later open sees at once: everything appended.
+        let records = read_all(&storage, RecoveryMode::Strict).unwrap();
+        assert_eq!(
+            check_exact_prefix(&records, MAX_LEN),
+            last,
+            "{durability:?}"
+        );
+        // `Buffered` fsyncs only when told to or when a file is full.
+        if durability != Durability::Buffered {
+            assert_survives_power_cuts(&storage, last, &format!("{durability:?}"));
+        }
+    }
+}
+
+/// `truncate_before(lsn)` deletes exactly the files that hold only records
+/// below `lsn` (all of them when `lsn` is past every record), and the
+/// deletions are durable when it returns: no power cut brings one back.
+#[test]
+fn truncation_deletes_exactly_the_files_below_its_lsn_and_durably() {
+    let last = 50;
+    for lsn in 1..=last + 1 {
+        let storage = MemStorage::new();
+        let wal = common::open(&storage, Durability::Sync).unwrap();
+        append_some(&wal);
+        wal.truncate_before(Lsn(lsn)).unwrap();
+        let kept = read_all(&storage, RecoveryMode::Strict).unwrap();
+        match kept.first() {
+            None => assert_eq!(lsn, last + 1, "truncating before {lsn} deleted everything"),
+            Some(first) => {
+                assert!(
+                    lsn <= last,
+                    "before {lsn}: records kept though all are below it"
+                );
+                assert!(
+                    first.lsn.0 <= lsn,
+                    "before {lsn}: record {} is the first kept",
+                    first.lsn
+                );
+                assert_eq!(kept.last().unwrap().lsn, Lsn(last));
+                // The first file kept holds a record at or after `lsn`.
+                let files = common::files(&storage);
+                let second_starts = files.get(1).map_or(u64::MAX, |(path, _)| first_lsn(path));
+                assert!(
+                    second_starts > lsn,
+                    "before {lsn}: the first kept file holds nothing at or after it"
+                );
+            }
+        }
+        let kept_first = kept.first().map(|r| r.lsn);
+        for seed in 0..8 {
+            let after = read_all(&storage.crash(seed), RecoveryMode::Strict).unwrap();
+            assert_eq!(
+                after.first().map(|r| r.lsn),
+                kept_first,
+                "before {lsn}, seed {seed}"
+            );
         }
     }
 }

@@ -6,9 +6,9 @@ mod common;
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use runlog_wal::{Durability, Lsn, MemStorage, RecoveryMode, Wal};
+use runlog_wal::{Durability, HEADER_LEN, Lsn, MemStorage, RECORD_HEADER_LEN, RecoveryMode, Wal};
 
-use common::{DIR, read_all};
+use common::{DIR, first_lsn, read_all};
 
 /// One step of a writing session.
 #[derive(Clone, Debug)]
@@ -138,4 +138,55 @@ fn a_ten_megabyte_batch_on_the_real_file_system_round_trips() {
     let payloads: Vec<&[u8]> = replayed.iter().map(|r| &r.payload[..]).collect();
     assert_eq!(payloads, [&b"small"[..], &big[..], b"after"]);
     assert_eq!(wal.next_lsn(), Lsn(4));
+}
+
+/// A file is full when the next record would not fit in it: the writer
+/// rotates exactly then, never earlier and never later (a record larger
+/// than a file gets a file of its own).
+#[test]
+fn a_file_rotates_exactly_when_the_next_record_would_not_fit() {
+    let storage = MemStorage::new();
+    let wal = common::open(&storage, Durability::Buffered).unwrap();
+    for lsn in 1..=400 {
+        // Mostly small records, now and then one larger than a file.
+        let len = if lsn % 97 == 0 {
+            6000
+        } else {
+            (lsn * 37 % 300) as usize
+        };
+        wal.append(&vec![lsn as u8; len]).unwrap();
+    }
+    wal.close().unwrap();
+    let records = read_all(&storage, RecoveryMode::Strict).unwrap();
+    let framed = |lsn: u64| (RECORD_HEADER_LEN + records[lsn as usize - 1].payload.len()) as u64;
+    let files = common::files(&storage);
+    assert!(files.len() > 10, "{} files", files.len());
+    for pair in files.windows(2) {
+        let (len, next_first) = (pair[0].1.len() as u64, first_lsn(&pair[1].0));
+        let first = first_lsn(&pair[0].0);
+        let alone = next_first == first + 1;
+        assert!(len <= 4096 || alone, "{:?} is {len} bytes", pair[0].0);
+        assert!(
+            len + framed(next_first) > 4096,
+            "{:?} ({len} bytes) had room for record {next_first}",
+            pair[0].0
+        );
+    }
+}
+
+/// A record that fills a file to the last byte stays in it; the next one
+/// starts a new file.
+#[test]
+fn a_record_that_exactly_fills_a_file_stays_in_it() {
+    let storage = MemStorage::new();
+    let wal = common::open(&storage, Durability::Buffered).unwrap();
+    wal.append(&[1u8; 100]).unwrap();
+    let room = 4096 - HEADER_LEN - 2 * RECORD_HEADER_LEN - 100;
+    wal.append(&vec![2u8; room]).unwrap();
+    wal.append(b"next").unwrap();
+    wal.close().unwrap();
+    let files = common::files(&storage);
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(files[0].1.len(), 4096);
+    assert_eq!(first_lsn(&files[1].0), 3);
 }

@@ -40,6 +40,12 @@ pub fn files(storage: &MemStorage) -> Vec<(PathBuf, Vec<u8>)> {
         .collect()
 }
 
+/// The LSN a log file's name gives its first record.
+pub fn first_lsn(path: &Path) -> u64 {
+    let name = path.file_stem().and_then(|s| s.to_str()).unwrap();
+    name.parse().unwrap()
+}
+
 /// A fresh storage holding exactly `files`, all durable.
 pub fn storage_with(files: &[(PathBuf, Vec<u8>)]) -> MemStorage {
     let storage = MemStorage::new();
