@@ -73,7 +73,7 @@ fn a_failed_wal_write_or_fsync_fails_its_call_poisons_and_loses_nothing() {
 /// (the segment, the catalog file, the MANIFEST, and their directory
 /// entries): that call fails, the database either goes on or refuses
 /// writes as poisoned (with background threads), and reopening it holds
-/// every acknowledged call.
+/// every acknowledged call. So does a power cut at that same point.
 #[test]
 fn a_failed_write_or_fsync_anywhere_in_a_flush_or_compaction_loses_nothing() {
     for background in [false, true] {
@@ -135,6 +135,8 @@ fn fails_one_flush_io_call(background: bool, fail_sync: bool, nth: u64) -> bool 
         storage.fail_write_after(nth);
     }
     let outcome = db.flush().and_then(|()| db.compact());
+    // Power lost right there instead, the failed write's half torn.
+    let (cut, acknowledged_at_cut) = (storage.crash(nth), model.clone());
     let after = storage.stats();
     let fired = if fail_sync {
         after.syncs - before.syncs > nth
@@ -169,6 +171,13 @@ fn fails_one_flush_io_call(background: bool, fail_sync: bool, nth: u64) -> bool 
     drop(db);
     let db = open(dir.path(), &storage).unwrap();
     assert_eq!(Acknowledged::of(&db, &runs), model, "{context}");
+    drop(db);
+    let db = open(dir.path(), &cut).unwrap();
+    assert_eq!(
+        Acknowledged::of(&db, &runs),
+        acknowledged_at_cut,
+        "{context}, power cut at the failure"
+    );
     fired
 }
 
@@ -239,7 +248,7 @@ proptest! {
 
 /// What a database was acknowledged to hold: each run's `loss` steps,
 /// params and tags.
-#[derive(Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 struct Acknowledged {
     steps: Vec<Vec<i64>>,
     params: Vec<std::collections::BTreeMap<String, String>>,
