@@ -22,7 +22,7 @@ pub use columns::Columns;
 pub use encode::EncodedChunk;
 pub use error::{Corruption, Error, InputProblem, Result};
 pub use format::footer::{ChunkMeta, SeriesMeta};
-pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS, OLDEST_READABLE_VERSION};
+pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS, MAX_METADATA_LEN, OLDEST_READABLE_VERSION};
 pub use reader::SegmentReader;
 pub use stats::{STATS_LEN, Stats};
 pub use writer::{

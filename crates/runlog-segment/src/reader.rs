@@ -22,6 +22,7 @@ pub struct SegmentReader {
     bytes: FileBytes,
     series: Vec<SeriesMeta>,
     chunks: Vec<ChunkMeta>,
+    metadata: Vec<u8>,
 }
 
 impl SegmentReader {
@@ -50,8 +51,8 @@ impl SegmentReader {
         if len < HEADER_LEN + TRAILER_LEN {
             return Err(corrupt(&path, 0, Corruption::TooShort { len: len as u64 }));
         }
-        match header::check(bytes) {
-            Ok(()) => {}
+        let version = match header::check(bytes) {
+            Ok(version) => version,
             Err(HeaderError::Corrupt(kind)) => return Err(corrupt(&path, 0, kind)),
             Err(HeaderError::UnsupportedVersion(found)) => {
                 return Err(Error::UnsupportedVersion {
@@ -61,7 +62,7 @@ impl SegmentReader {
                     newest: FORMAT_VERSION,
                 });
             }
-        }
+        };
         let trailer_at = len - TRAILER_LEN;
         let mut trailer_bytes = [0u8; TRAILER_LEN];
         trailer_bytes.copy_from_slice(&bytes[trailer_at..]);
@@ -93,14 +94,21 @@ impl SegmentReader {
                 },
             ));
         }
-        let footer = footer::decode(footer_bytes, trailer.footer_offset)
+        let footer = footer::decode(footer_bytes, trailer.footer_offset, version)
             .map_err(|(at, kind)| corrupt(&path, trailer.footer_offset + at, kind))?;
         Ok(SegmentReader {
             path,
             bytes: file_bytes,
             series: footer.series,
             chunks: footer.chunks,
+            metadata: footer.metadata,
         })
+    }
+
+    /// The metadata its writer gave ([`crate::SegmentWriter::set_metadata`]);
+    /// empty if none, or if the file is of format version 1 or 2.
+    pub fn metadata(&self) -> &[u8] {
+        &self.metadata
     }
 
     /// The file's path.

@@ -14,7 +14,7 @@ use crate::encode::{ChunkPoints, EncodedChunk, encode_all};
 use crate::error::InputProblem;
 use crate::format::footer::{self, ChunkMeta};
 use crate::format::trailer::Trailer;
-use crate::format::{MAX_CHUNK_POINTS, header};
+use crate::format::{MAX_CHUNK_POINTS, MAX_METADATA_LEN, header};
 use crate::{Error, Result, SeriesId};
 
 /// Points per chunk unless told otherwise (see `docs/performance.md` for the
@@ -94,6 +94,8 @@ pub struct SegmentWriter {
     pending: Columns,
     scratch: Vec<u8>,
     points: u64,
+    /// The owner's bytes for the footer.
+    metadata: Vec<u8>,
     /// Whether the segment was renamed into place.
     finished: bool,
 }
@@ -151,6 +153,7 @@ impl SegmentWriter {
             pending: Columns::default(),
             scratch: Vec::new(),
             points: 0,
+            metadata: Vec::new(),
             finished: false,
         };
         writer.write(&header::encode())?;
@@ -452,11 +455,28 @@ impl SegmentWriter {
         Ok(())
     }
 
+    /// Gives the bytes the footer ends with, opaque to this crate (what the
+    /// owner needs to know of the file without its other records, at most
+    /// [`MAX_METADATA_LEN`] bytes); [`SegmentReader::metadata`] returns them.
+    ///
+    /// [`SegmentReader::metadata`]: crate::SegmentReader::metadata
+    pub fn set_metadata(&mut self, metadata: Vec<u8>) -> Result<()> {
+        if metadata.len() > MAX_METADATA_LEN {
+            return Err(Error::InvalidOption {
+                name: "metadata",
+                value: format!("{} bytes", metadata.len()),
+                rule: "at most 65,536 bytes",
+            });
+        }
+        self.metadata = metadata;
+        Ok(())
+    }
+
     /// Writes the footer, makes the file durable and renames it into place
     /// (then makes the rename durable).
     pub fn finish(mut self) -> Result<SegmentInfo> {
         self.end_series()?;
-        let footer = footer::encode(&self.series, &self.chunks);
+        let footer = footer::encode(&self.series, &self.chunks, &self.metadata);
         let trailer = Trailer {
             footer_offset: self.written,
             footer_len: footer.len() as u64,

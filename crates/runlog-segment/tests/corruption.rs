@@ -34,6 +34,7 @@ fn small_segment() -> (Vec<u8>, Vec<(u64, Columns)>) {
             .append(*id, &points.steps, &points.timestamps, &points.values)
             .unwrap();
     }
+    writer.set_metadata(b"owner's bytes".to_vec()).unwrap();
     writer.finish().unwrap();
     (std::fs::read(&path).unwrap(), data)
 }
@@ -137,6 +138,31 @@ fn an_intact_header_of_a_newer_version_is_refused_as_such() {
             newest: FORMAT_VERSION,
             ..
         }) if found == newer => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_metadata_length_past_the_footer_is_refused_where_it_is() {
+    let (mut bytes, _) = small_segment();
+    let trailer_at = bytes.len() - 32;
+    let footer_offset = u64::from_le_bytes(bytes[trailer_at..trailer_at + 8].try_into().unwrap());
+    // The length field is the footer's last 4 bytes before the metadata.
+    let length_at = trailer_at - b"owner's bytes".len() - 4;
+    bytes[length_at..length_at + 4].copy_from_slice(&1000u32.to_le_bytes());
+    let footer_crc = crc32fast::hash(&bytes[footer_offset as usize..trailer_at]);
+    bytes[trailer_at + 16..trailer_at + 20].copy_from_slice(&footer_crc.to_le_bytes());
+    let trailer_crc = crc32fast::hash(&bytes[trailer_at..trailer_at + 20]);
+    bytes[trailer_at + 20..trailer_at + 24].copy_from_slice(&trailer_crc.to_le_bytes());
+    match SegmentReader::from_bytes(NAME, bytes) {
+        Err(Error::Corrupt {
+            offset,
+            kind: Corruption::Structure(what),
+            ..
+        }) => {
+            assert_eq!(offset, length_at as u64);
+            assert_eq!(what, "metadata runs past the footer");
+        }
         other => panic!("{other:?}"),
     }
 }

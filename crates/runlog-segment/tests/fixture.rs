@@ -20,7 +20,7 @@ fn fixture_path(version: u32) -> PathBuf {
 
 /// Each version's fixture: the series it holds (a prefix of
 /// [`fixture_series`]) and the codec tags that version has.
-const VERSIONS: [(u32, SeriesId, &[u8]); 2] = [
+const VERSIONS: [(u32, SeriesId, &[u8]); 3] = [
     (
         1,
         9,
@@ -35,7 +35,24 @@ const VERSIONS: [(u32, SeriesId, &[u8]); 2] = [
             0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
         ],
     ),
+    // Version 3 adds the owner's metadata to the footer; no codec changes.
+    (
+        3,
+        10,
+        &[
+            0x01, 0x02, 0x03, 0x04, 0x05, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16,
+        ],
+    ),
 ];
+
+/// The metadata the fixture of each version holds: none before version 3.
+fn fixture_metadata(version: u32) -> &'static [u8] {
+    if version >= 3 {
+        b"metadata of the version 3 fixture \x00\xff"
+    } else {
+        b""
+    }
+}
 
 /// The series the fixture holds; deterministic, and chosen so that the
 /// writer picks every codec at least once.
@@ -128,6 +145,9 @@ fn write_to(path: &std::path::Path) {
             .append(id, &points.steps, &points.timestamps, &points.values)
             .unwrap();
     }
+    writer
+        .set_metadata(fixture_metadata(FORMAT_VERSION).to_vec())
+        .unwrap();
     writer.finish().unwrap();
 }
 
@@ -176,6 +196,7 @@ fn every_versions_fixture_keeps_opening_with_every_point_intact() {
                 points.values.last().unwrap().to_bits()
             );
         }
+        assert_eq!(reader.metadata(), fixture_metadata(version), "v{version}");
         let every_tag: BTreeSet<u8> = version_tags.iter().copied().collect();
         assert_eq!(tags(&reader), every_tag, "v{version} exercises every codec");
     }
@@ -195,4 +216,5 @@ fn writing_the_fixture_series_today_reads_back_the_same_and_uses_every_codec() {
         );
     }
     assert_eq!(tags(&today), tags(&fixture));
+    assert_eq!(today.metadata(), fixture.metadata());
 }

@@ -563,3 +563,33 @@ fn options_out_of_range_are_refused_by_name() {
         }
     }
 }
+
+#[test]
+fn metadata_reads_back_as_given_up_to_its_limit_and_is_refused_beyond() {
+    use runlog_segment::{Error, MAX_METADATA_LEN};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, metadata) in [
+        ("none.seg", Vec::new()),
+        ("some.seg", b"\x00owner\xff".to_vec()),
+        ("full.seg", vec![0xA5; MAX_METADATA_LEN]),
+    ] {
+        let path = dir.path().join(name);
+        let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+        writer.append(3, &[1, 2], &[10, 20], &[0.5, 1.5]).unwrap();
+        writer.set_metadata(metadata.clone()).unwrap();
+        writer.finish().unwrap();
+        let reader = SegmentReader::open(&path).unwrap();
+        assert_eq!(reader.metadata(), metadata.as_slice(), "{name}");
+        assert_eq!(reader.read_series(3).unwrap().unwrap().steps, [1, 2]);
+    }
+    let mut writer =
+        SegmentWriter::create(dir.path().join("over.seg"), SegmentOptions::default()).unwrap();
+    match writer.set_metadata(vec![0; MAX_METADATA_LEN + 1]) {
+        Err(Error::InvalidOption {
+            name: "metadata",
+            value,
+            ..
+        }) => assert_eq!(value, "65537 bytes"),
+        other => panic!("{other:?}"),
+    }
+}

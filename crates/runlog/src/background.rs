@@ -17,6 +17,7 @@
 
 use std::any::Any;
 use std::collections::BTreeSet;
+use std::ops::Range;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -32,6 +33,7 @@ use crate::compaction_policy::next_merge;
 use crate::db::{Shared, manifest_of};
 use crate::manifest::{SegmentEntry, segment_path};
 use crate::memtable::Memtable;
+use crate::provenance::Provenance;
 use crate::segments::{SegmentHandle, merge_sorted};
 use crate::streams::seal_streams;
 use crate::{Error, Result};
@@ -232,6 +234,8 @@ fn write_memtable(
         path,
         shared.options.segment,
     )?;
+    let provenance = flush_provenance(shared, frozen);
+    writer.set_metadata(provenance.encode())?;
     // Series without sealed chunks go to the writer together, to be
     // encoded on every core; a series' sealed chunks are written as they
     // are, in between.
@@ -257,6 +261,53 @@ fn write_memtable(
     )?)))
 }
 
+/// What a flush of `frozen` writes in its segment: level 0, from right
+/// after the newest segment's records (those in between left no live
+/// points) to the memtable's last record.
+fn flush_provenance(shared: &Shared, frozen: &Memtable) -> Provenance {
+    let state = shared.state.read();
+    let first = match state.segments.last() {
+        None => 1,
+        Some(newest) => match &newest.provenance {
+            Some(p) => p.lsns.end() + 1,
+            // A segment of an older build: the memtables before this one
+            // were flushed up to `flushed_lsn`.
+            None => state.flushed_lsn + 1,
+        },
+    };
+    Provenance {
+        level: 0,
+        lsns: first..=frozen.last_lsn,
+    }
+}
+
+/// What a merge of `segments[inputs]` into one of `level` writes in its
+/// segment: the inputs' records, from the first's first to the last's
+/// last. Inputs of older builds carry none; the oldest segment then starts
+/// at record 1, and the newest ends at `flushed_lsn` (later flushes start
+/// after it); any other leaves the output without provenance.
+fn merged_provenance(
+    segments: &[Arc<SegmentHandle>],
+    inputs: Range<usize>,
+    flushed_lsn: u64,
+    level: u32,
+) -> Option<Provenance> {
+    let first = match &segments[inputs.start].provenance {
+        Some(p) => *p.lsns.start(),
+        None if inputs.start == 0 => 1,
+        None => return None,
+    };
+    let last = match &segments[inputs.end - 1].provenance {
+        Some(p) => *p.lsns.end(),
+        None if inputs.end == segments.len() => flushed_lsn,
+        None => return None,
+    };
+    Some(Provenance {
+        level,
+        lsns: first..=last,
+    })
+}
+
 fn is_live(catalog: &crate::catalog::Catalog, series: SeriesId) -> bool {
     catalog
         .series
@@ -273,15 +324,22 @@ fn compact_or_rewrite(shared: &Shared) -> Result<bool> {
 
 pub(crate) fn compact_step(shared: &Shared) -> Result<bool> {
     let _one_at_a_time = shared.compaction.lock();
-    let (inputs, level) = {
-        let segments = Arc::clone(&shared.state.read().segments);
+    let (inputs, level, provenance) = {
+        let state = shared.state.read();
+        let segments = &state.segments;
         let levels: Vec<u32> = segments.iter().map(|s| s.entry.level).collect();
         let Some(merge) = next_merge(&levels) else {
             return Ok(false);
         };
-        (segments[merge.inputs].to_vec(), merge.level)
+        let provenance = merged_provenance(
+            segments,
+            merge.inputs.clone(),
+            state.flushed_lsn,
+            merge.level,
+        );
+        (segments[merge.inputs].to_vec(), merge.level, provenance)
     };
-    merge_segments(shared, &inputs, level, Interrupt::AtShutdown)
+    merge_segments(shared, &inputs, level, provenance, Interrupt::AtShutdown)
 }
 
 /// Whether a merge stops, leaving the segments as they were, when the
@@ -295,14 +353,18 @@ enum Interrupt {
 /// Merges every segment into one (used by `Db::compact`).
 pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
     let _one_at_a_time = shared.compaction.lock();
-    let inputs = shared.state.read().segments.as_ref().clone();
+    let (inputs, flushed_lsn) = {
+        let state = shared.state.read();
+        (state.segments.as_ref().clone(), state.flushed_lsn)
+    };
     let holds_deleted = inputs.iter().any(|s| {
         let state = shared.state.read();
         s.reader.series_ids().any(|id| !is_live(&state.catalog, id))
     });
     if inputs.len() > 1 || holds_deleted {
         let level = inputs.iter().map(|s| s.entry.level).max().unwrap_or(0) + 1;
-        merge_segments(shared, &inputs, level, Interrupt::Never)?;
+        let provenance = merged_provenance(&inputs, 0..inputs.len(), flushed_lsn, level);
+        merge_segments(shared, &inputs, level, provenance, Interrupt::Never)?;
     }
     Ok(())
 }
@@ -314,6 +376,7 @@ fn merge_segments(
     shared: &Shared,
     inputs: &[Arc<SegmentHandle>],
     level: u32,
+    provenance: Option<Provenance>,
     interrupt: Interrupt,
 ) -> Result<bool> {
     let file_no = {
@@ -328,6 +391,9 @@ fn merge_segments(
         path,
         shared.options.segment,
     )?;
+    if let Some(provenance) = &provenance {
+        writer.set_metadata(provenance.encode())?;
+    }
     let mut written = 0usize;
     let mut chunk = Columns::default();
     for id in ids {

@@ -397,31 +397,96 @@ pub(crate) fn encode_frames(catalog: &Catalog, runs: &[RunId], experiments: bool
 /// Reads the catalog the MANIFEST points at, frame by frame (memory stays
 /// in proportion to the largest frame and the catalog built).
 pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result<Catalog> {
-    let path = catalog_path(dir, at.file_no);
+    let scan = scan(storage, &catalog_path(dir, at.file_no), Some(at.len))?;
+    match scan.stopped {
+        Some(error) => Err(error),
+        None => Ok(scan.image.into_catalog()),
+    }
+}
+
+/// What [`read_intact`] found in a catalog file no MANIFEST points at.
+#[derive(Debug)]
+pub(crate) struct IntactCatalog {
+    /// The catalog its intact frames hold.
+    pub catalog: Catalog,
+    /// Where its last intact frame ends.
+    pub len: u64,
+    /// What stopped the reading before the file's end, if anything did:
+    /// a frame cut short or damaged, named by file and offset.
+    pub stopped: Option<Error>,
+}
+
+/// Reads every frame of catalog file `file_no` up to the first one cut
+/// short or damaged (`repair`, rebuilding a lost MANIFEST). A file that is
+/// not a catalog file, or of another version, is an error.
+pub(crate) fn read_intact(
+    storage: &dyn Storage,
+    dir: &Path,
+    file_no: u64,
+) -> Result<IntactCatalog> {
+    let scan = scan(storage, &catalog_path(dir, file_no), None)?;
+    Ok(IntactCatalog {
+        catalog: scan.image.into_catalog(),
+        len: scan.end,
+        stopped: scan.stopped,
+    })
+}
+
+/// The frames of a catalog file read up to `end`, and why the reading
+/// stopped before it, if it did.
+struct Scan {
+    image: CatalogImage,
+    end: u64,
+    stopped: Option<Error>,
+}
+
+/// Reads the catalog file at `path` frame by frame: the first `counted`
+/// bytes, all of which must be whole frames, or (`None`) every intact frame
+/// until the file ends. A bad header is an error; a bad frame stops the
+/// reading there.
+fn scan(storage: &dyn Storage, path: &Path, counted: Option<u64>) -> Result<Scan> {
     let corrupt = |offset: u64, reason: String| Error::Corrupt {
-        file: path.clone(),
+        file: path.to_path_buf(),
         offset,
         reason,
     };
     let file = storage
-        .open_read(&path)
-        .map_err(|e| Error::io("open", &path, e))?;
+        .open_read(path)
+        .map_err(|e| Error::io("open", path, e))?;
     let mut reader = BufReader::with_capacity(1 << 20, file);
     // Reads `buf` from byte `pos`; a file that ends first is cut short.
-    let mut read_at = |pos: u64, buf: &mut [u8]| match reader.read_exact(buf) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof => Err(corrupt(
+    let mut read_at = |pos: u64, buf: &mut [u8]| {
+        let mut filled = 0;
+        while filled < buf.len() {
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("read", path, e)),
+            }
+        }
+        if filled == buf.len() {
+            return Ok(true);
+        }
+        if filled == 0 && counted.is_none() {
+            return Ok(false);
+        }
+        let expected = match counted {
+            Some(len) => format!("; the MANIFEST says {len} bytes count"),
+            None => String::new(),
+        };
+        Err(corrupt(
             pos,
             format!(
-                "the file ends within {} bytes from here; the MANIFEST says {} bytes count",
-                buf.len(),
-                at.len
+                "the file ends within {} bytes from here{expected}",
+                buf.len()
             ),
-        )),
-        Err(e) => Err(Error::io("read", &path, e)),
+        ))
     };
     let mut header = [0u8; HEADER_LEN as usize];
-    read_at(0, &mut header)?;
+    if !read_at(0, &mut header)? {
+        return Err(corrupt(0, "the file is empty".into()));
+    }
     if header[..8] != *MAGIC {
         return Err(corrupt(
             0,
@@ -431,31 +496,34 @@ pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result
     let version = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
     if version != CATALOG_VERSION {
         return Err(Error::UnsupportedVersion {
-            file: path.clone(),
+            file: path.to_path_buf(),
             found: version,
             supported: CATALOG_VERSION,
         });
     }
+    let limit = counted.unwrap_or(u64::MAX);
     let mut image = CatalogImage::default();
     let mut names = Interner::default();
     let mut pos = HEADER_LEN;
     let mut body = Vec::new();
-    while pos < at.len {
-        if at.len - pos < FRAME_HEADER_LEN {
+    let mut frame = || -> Result<bool> {
+        if pos >= limit {
+            return Ok(false);
+        }
+        if limit - pos < FRAME_HEADER_LEN {
             return Err(corrupt(pos, "a frame header is cut short".into()));
         }
         let mut frame_header = [0u8; FRAME_HEADER_LEN as usize];
-        read_at(pos, &mut frame_header)?;
+        if !read_at(pos, &mut frame_header)? {
+            return Ok(false);
+        }
         let body_len = u64::from(u32::from_le_bytes(frame_header[..4].try_into().expect("4")));
         let crc = u32::from_le_bytes(frame_header[4..].try_into().expect("4"));
         let body_at = pos + FRAME_HEADER_LEN;
-        if body_len > at.len - body_at {
+        if body_len > limit - body_at {
             return Err(corrupt(
                 pos,
-                format!(
-                    "a frame of {body_len} bytes runs past the {} bytes that count",
-                    at.len
-                ),
+                format!("a frame of {body_len} bytes runs past the {limit} bytes that count"),
             ));
         }
         body.resize(body_len as usize, 0);
@@ -471,8 +539,20 @@ pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result
             .apply_frame(&body, &mut names)
             .map_err(|(offset, reason)| corrupt(body_at + offset as u64, reason))?;
         pos = body_at + body_len;
-    }
-    Ok(image.into_catalog())
+        Ok(true)
+    };
+    let stopped = loop {
+        match frame() {
+            Ok(true) => {}
+            Ok(false) => break None,
+            Err(error) => break Some(error),
+        }
+    };
+    Ok(Scan {
+        image,
+        end: pos,
+        stopped,
+    })
 }
 
 /// Appends `frames` to the catalog file at `at`, after the bytes that

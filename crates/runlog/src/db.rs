@@ -454,13 +454,13 @@ fn refuse_segments_without_manifest(storage: &dyn runlog_wal::Storage, dir: &Pat
     Err(Error::MissingFile {
         file: dir.join(MANIFEST),
         why: format!(
-            "segments/ holds {segments} segment files and catalog/ {catalogs} catalog files, and only the MANIFEST says which are live; nothing was deleted (this build cannot rebuild a MANIFEST)"
+            "segments/ holds {segments} segment files and catalog/ {catalogs} catalog files, and only the MANIFEST says which are live; nothing was deleted (`runlog-db repair` rebuilds the MANIFEST from them)"
         ),
     })
 }
 
 /// The files in `catalog/` named as the engine names catalog files.
-fn catalog_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn catalog_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
     files_named(
         storage,
         &dir.join(CATALOG_DIR),
@@ -470,7 +470,7 @@ fn catalog_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<Pa
 
 /// The files in `segments/` named as the engine names segments and their
 /// temporary files.
-fn segment_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
+pub(crate) fn segment_files(storage: &dyn runlog_wal::Storage, dir: &Path) -> Result<Vec<PathBuf>> {
     files_named(storage, &dir.join(SEGMENTS_DIR), is_segment_name)
 }
 

@@ -1,17 +1,19 @@
 //! `repair`: what a person runs on a database that refuses to open because
 //! of damage, never run implicitly. It drops damaged WAL records that
 //! intact ones follow (each replaced by an empty write call with the same
-//! LSN, so every intact record after it is kept), and says what it
-//! dropped and what it could not do.
+//! LSN, so every intact record after it is kept), rebuilds a lost or
+//! damaged MANIFEST (`manifest_rebuild`), starts a lost WAL again, and says
+//! what it dropped and what it could not do.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use runlog_wal::{Dropped, FsStorage, Lsn, Wal};
 
-use crate::db::has_wal_files;
+use crate::db::{catalog_files, has_wal_files, segment_files};
 use crate::identity::{self, Found};
-use crate::manifest::StoredManifest;
+use crate::manifest::{self, MANIFEST, StoredManifest};
+use crate::manifest_rebuild;
 use crate::ops::Record;
 use crate::{Error, Result, lock};
 
@@ -44,31 +46,42 @@ pub fn repair(dir: &Path) -> Result<RepairReport> {
         report.wal_dropped = runlog_wal::repair(Arc::new(FsStorage), &wal_dir, &filler)?;
     }
     match StoredManifest::read(&FsStorage, dir) {
-        Ok(Some(manifest)) => {
-            if !has_wal_files(&FsStorage, dir)? {
-                // Start the WAL again right after the manifest.
-                let next = Lsn(manifest.listed().0 + 1);
-                Wal::builder(&wal_dir)
-                    .replay_and_open(next, |_| {})?
-                    .close()?;
-                report.notes.push(format!(
-                    "the WAL was missing: started it again at record {next}; write calls made after the last flush, if any, are lost"
-                ));
-            }
-        }
+        Ok(Some(_)) => {}
         Ok(None) => {
-            let segments = std::fs::read_dir(dir.join("segments"))
-                .map(|entries| entries.count())
-                .unwrap_or(0);
-            if segments > 0 {
-                report.notes.push(format!(
-                    "the MANIFEST is missing and segments/ holds {segments} files: this build cannot rebuild it (segments do not record which WAL records they hold, nor whether a compaction replaced them); nothing there was changed"
-                ));
+            if !segment_files(&FsStorage, dir)?.is_empty()
+                || !catalog_files(&FsStorage, dir)?.is_empty()
+            {
+                report.notes.push(
+                    "the MANIFEST is missing: rebuilding it from the segment and catalog files"
+                        .into(),
+                );
+                report.notes.extend(manifest_rebuild::rebuild(dir)?);
             }
         }
-        Err(e) => report.notes.push(format!(
-            "the MANIFEST is damaged ({e}): this build cannot rebuild it; nothing there was changed"
-        )),
+        Err(damage @ Error::Corrupt { .. }) => {
+            let path = dir.join(MANIFEST);
+            let aside = dir.join("MANIFEST.damaged");
+            std::fs::rename(&path, &aside).map_err(|e| Error::io("rename aside", &path, e))?;
+            manifest::sync_dir(dir)?;
+            report.notes.push(format!(
+                "the MANIFEST is damaged ({damage}): renamed it {}, and rebuilding it from the segment and catalog files",
+                aside.display()
+            ));
+            report.notes.extend(manifest_rebuild::rebuild(dir)?);
+        }
+        Err(other) => return Err(other),
+    }
+    if let Some(manifest) = StoredManifest::read(&FsStorage, dir)?
+        && !has_wal_files(&FsStorage, dir)?
+    {
+        // Start the WAL again right after the manifest.
+        let next = Lsn(manifest.listed().0 + 1);
+        Wal::builder(&wal_dir)
+            .replay_and_open(next, |_| {})?
+            .close()?;
+        report.notes.push(format!(
+            "the WAL was missing: started it again at record {next}; write calls made after the last flush, if any, are lost"
+        ));
     }
     Ok(report)
 }

@@ -10,6 +10,7 @@ use runlog_wal::Storage;
 
 use crate::Result;
 use crate::manifest::{SegmentEntry, segment_path};
+use crate::provenance::Provenance;
 
 /// An open segment. Readers hold it through an `Arc` (their snapshot); once
 /// compaction replaces it, the file is deleted when the last holder lets go.
@@ -17,6 +18,9 @@ use crate::manifest::{SegmentEntry, segment_path};
 pub(crate) struct SegmentHandle {
     pub entry: SegmentEntry,
     pub reader: SegmentReader,
+    /// Which WAL records its points come from; `None` for a segment
+    /// written before segments said so.
+    pub provenance: Option<Provenance>,
     /// Where the file is, to delete it once retired.
     storage: Arc<dyn Storage>,
     obsolete: AtomicBool,
@@ -30,9 +34,11 @@ impl SegmentHandle {
         entry: SegmentEntry,
     ) -> Result<SegmentHandle> {
         let path = segment_path(dir, entry.file_no);
+        let reader = SegmentReader::open_in(storage.as_ref(), &path)?;
         Ok(SegmentHandle {
             entry,
-            reader: SegmentReader::open_in(storage.as_ref(), &path)?,
+            provenance: Provenance::of(&reader, &path)?,
+            reader,
             storage: Arc::clone(storage),
             obsolete: AtomicBool::new(false),
         })

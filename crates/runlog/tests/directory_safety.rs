@@ -4,9 +4,12 @@
 //! names them are collected, and the WAL must continue where the MANIFEST
 //! ends.
 
+mod common;
+
 use std::fs;
 use std::path::Path;
 
+use common::segment_names;
 use runlog::{Db, Durability, Error};
 use runlog_wal::{Lsn, Wal};
 
@@ -20,15 +23,6 @@ fn small_database(dir: &Path) {
     db.flush().unwrap();
     db.log(run, "loss", 0.5).unwrap();
     db.close().unwrap();
-}
-
-fn segment_files(dir: &Path) -> Vec<String> {
-    let mut names: Vec<String> = fs::read_dir(dir.join("segments"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .collect();
-    names.sort();
-    names
 }
 
 #[test]
@@ -93,7 +87,7 @@ fn a_new_database_carries_its_identity_and_version() {
 fn a_lost_manifest_is_an_error_and_no_segment_is_deleted() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    let before = segment_files(dir.path());
+    let before = segment_names(dir.path());
     assert!(!before.is_empty());
     fs::remove_file(dir.path().join("MANIFEST")).unwrap();
     for error in [
@@ -106,7 +100,7 @@ fn a_lost_manifest_is_an_error_and_no_segment_is_deleted() {
         );
         assert!(error.to_string().contains("nothing was deleted"), "{error}");
     }
-    assert_eq!(segment_files(dir.path()), before, "every segment kept");
+    assert_eq!(segment_names(dir.path()), before, "every segment kept");
 }
 
 #[test]
@@ -118,7 +112,7 @@ fn only_files_named_as_the_engine_names_them_are_collected() {
     fs::write(segments.join("0000000000000099.seg"), "abandoned").unwrap();
     fs::write(segments.join("0000000000000098.seg.tmp"), "half").unwrap();
     Db::open(dir.path()).unwrap().close().unwrap();
-    let names = segment_files(dir.path());
+    let names = segment_names(dir.path());
     assert!(names.contains(&"intro.mp4".to_string()), "{names:?}");
     assert!(
         !names
@@ -132,7 +126,7 @@ fn only_files_named_as_the_engine_names_them_are_collected() {
 fn a_segment_the_manifest_lists_is_named_when_missing() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
-    let listed = segment_files(dir.path()).pop().unwrap();
+    let listed = segment_names(dir.path()).pop().unwrap();
     fs::remove_file(dir.path().join("segments").join(&listed)).unwrap();
     let error = Db::open_read_only(dir.path()).unwrap_err();
     assert!(

@@ -3,10 +3,14 @@
 //!
 //! ```text
 //! footer       := series_count:u32 chunk_count:u32 series_entry* chunk_entry*
+//!                 metadata_len:u32 metadata                     version 3 on
 //! series_entry := series_id:u64 first_chunk:u32 chunk_count:u32          (16 bytes)
 //! chunk_entry  := offset:u64 len:u32 crc:u32 step_len:u32 timestamp_len:u32
 //!                 stats:88 bytes                                          (112 bytes)
 //! ```
+//!
+//! `metadata` is the owner's bytes, opaque to this crate (at most
+//! [`MAX_METADATA_LEN`]); versions 1 and 2 have none.
 //!
 //! Series are in ascending id order and own consecutive runs of chunks, in
 //! step order.
@@ -14,7 +18,7 @@
 use std::ops::Range;
 
 use super::header::HEADER_LEN;
-use super::{FieldReader, MAX_CHUNK_POINTS};
+use super::{FieldReader, MAX_CHUNK_POINTS, MAX_METADATA_LEN, METADATA_VERSION};
 use crate::SeriesId;
 use crate::error::Corruption;
 use crate::stats::{STATS_LEN, Stats};
@@ -56,12 +60,20 @@ pub struct SeriesMeta {
 pub(crate) struct Footer {
     pub series: Vec<SeriesMeta>,
     pub chunks: Vec<ChunkMeta>,
+    pub metadata: Vec<u8>,
 }
 
-/// Encodes the index of `series` (ascending ids, consecutive chunk ranges).
-pub(crate) fn encode(series: &[(SeriesId, Range<usize>)], chunks: &[ChunkMeta]) -> Vec<u8> {
+/// Encodes the index of `series` (ascending ids, consecutive chunk ranges)
+/// and the owner's `metadata` (at most [`MAX_METADATA_LEN`] bytes).
+pub(crate) fn encode(
+    series: &[(SeriesId, Range<usize>)],
+    chunks: &[ChunkMeta],
+    metadata: &[u8],
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(
-        8 + series.len() * SERIES_ENTRY_LEN as usize + chunks.len() * CHUNK_ENTRY_LEN as usize,
+        12 + series.len() * SERIES_ENTRY_LEN as usize
+            + chunks.len() * CHUNK_ENTRY_LEN as usize
+            + metadata.len(),
     );
     out.extend_from_slice(&(series.len() as u32).to_le_bytes());
     out.extend_from_slice(&(chunks.len() as u32).to_le_bytes());
@@ -78,23 +90,39 @@ pub(crate) fn encode(series: &[(SeriesId, Range<usize>)], chunks: &[ChunkMeta]) 
         out.extend_from_slice(&chunk.timestamp_len.to_le_bytes());
         out.extend_from_slice(&chunk.stats.encode());
     }
+    out.extend_from_slice(&(metadata.len() as u32).to_le_bytes());
+    out.extend_from_slice(metadata);
     out
 }
 
 /// A structural problem at `offset` bytes into the footer.
 pub(crate) type FooterError = (u64, Corruption);
 
-/// Parses and checks the footer; chunks must lie between the header and
-/// `footer_offset`.
-pub(crate) fn decode(footer: &[u8], footer_offset: u64) -> Result<Footer, FooterError> {
+/// Parses and checks the footer of a file of format `version`; chunks must
+/// lie between the header and `footer_offset`.
+pub(crate) fn decode(
+    footer: &[u8],
+    footer_offset: u64,
+    version: u32,
+) -> Result<Footer, FooterError> {
     let mut fields = FieldReader::new(footer);
     let bad = |at: usize, what: &'static str| (at as u64, Corruption::Structure(what));
     let (Some(series_count), Some(chunk_count)) = (fields.u32(), fields.u32()) else {
         return Err(bad(0, "footer too short for its counts"));
     };
-    let expected_len =
+    let index_len =
         8 + u64::from(series_count) * SERIES_ENTRY_LEN + u64::from(chunk_count) * CHUNK_ENTRY_LEN;
-    if expected_len != footer.len() as u64 {
+    let metadata = if version >= METADATA_VERSION {
+        metadata(footer, index_len)?
+    } else {
+        Vec::new()
+    };
+    let metadata_len = if version >= METADATA_VERSION {
+        4 + metadata.len() as u64
+    } else {
+        0
+    };
+    if index_len + metadata_len != footer.len() as u64 {
         return Err(bad(
             0,
             "footer length does not match its series and chunk counts",
@@ -142,7 +170,28 @@ pub(crate) fn decode(footer: &[u8], footer_offset: u64) -> Result<Footer, Footer
             chunks: range,
         });
     }
-    Ok(Footer { series, chunks })
+    Ok(Footer {
+        series,
+        chunks,
+        metadata,
+    })
+}
+
+/// The metadata that follows an index of `index_len` bytes.
+fn metadata(footer: &[u8], index_len: u64) -> Result<Vec<u8>, FooterError> {
+    let at = usize::try_from(index_len).unwrap_or(usize::MAX);
+    let mut fields = FieldReader::new(footer.get(at..).unwrap_or_default());
+    let structure = |what| Err((index_len, Corruption::Structure(what)));
+    let Some(len) = fields.u32() else {
+        return structure("footer length does not match its series and chunk counts");
+    };
+    if len as usize > MAX_METADATA_LEN {
+        return structure("metadata longer than 65,536 bytes");
+    }
+    match fields.take(len as usize) {
+        Some(bytes) => Ok(bytes.to_vec()),
+        None => structure("metadata runs past the footer"),
+    }
 }
 
 fn chunk_entry(

@@ -33,8 +33,9 @@ pub(crate) fn encode() -> [u8; HEADER_LEN] {
     header
 }
 
-/// Checks the header at the start of `file` (at least `HEADER_LEN` bytes).
-pub(crate) fn check(file: &[u8]) -> Result<(), HeaderError> {
+/// Checks the header at the start of `file` (at least `HEADER_LEN` bytes);
+/// returns the format version.
+pub(crate) fn check(file: &[u8]) -> Result<u32, HeaderError> {
     let mut fields = FieldReader::new(file);
     let magic = fields.take(8);
     let version = fields.u32();
@@ -57,5 +58,5 @@ pub(crate) fn check(file: &[u8]) -> Result<(), HeaderError> {
     if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(HeaderError::UnsupportedVersion(version));
     }
-    Ok(())
+    Ok(version)
 }

@@ -12,8 +12,15 @@ pub(crate) mod header;
 pub(crate) mod trailer;
 
 /// The format version this build writes. Version 2 added the packed f32
-/// value codec (tag `0x16`); nothing else changed.
-pub const FORMAT_VERSION: u32 = 2;
+/// value codec (tag `0x16`); version 3 ends the footer with the metadata
+/// its owner gave ([`crate::SegmentWriter::set_metadata`]).
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The first format version whose footer ends with the owner's metadata.
+pub(crate) const METADATA_VERSION: u32 = 3;
+
+/// The most bytes of metadata a segment holds.
+pub const MAX_METADATA_LEN: usize = 64 << 10;
 
 /// The oldest format version this build still reads.
 pub const OLDEST_READABLE_VERSION: u32 = 1;
