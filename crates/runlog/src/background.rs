@@ -350,7 +350,9 @@ enum Interrupt {
     Never,
 }
 
-/// Merges every segment into one (used by `Db::compact`).
+/// Merges every segment into one (used by `Db::compact`), unless that one
+/// is already the only one, holds no deleted run's points and has its
+/// provenance.
 pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
     let _one_at_a_time = shared.compaction.lock();
     let (inputs, flushed_lsn) = {
@@ -361,7 +363,9 @@ pub(crate) fn compact_all(shared: &Shared) -> Result<()> {
         let state = shared.state.read();
         s.reader.series_ids().any(|id| !is_live(&state.catalog, id))
     });
-    if inputs.len() > 1 || holds_deleted {
+    // A segment of an older build is rewritten too, to gain provenance.
+    let lacks_provenance = inputs.iter().any(|s| s.provenance.is_none());
+    if inputs.len() > 1 || holds_deleted || lacks_provenance {
         let level = inputs.iter().map(|s| s.entry.level).max().unwrap_or(0) + 1;
         let provenance = merged_provenance(&inputs, 0..inputs.len(), flushed_lsn, level);
         merge_segments(shared, &inputs, level, provenance, Interrupt::Never)?;

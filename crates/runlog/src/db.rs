@@ -814,8 +814,9 @@ impl Db {
         }
     }
 
-    /// Merges every segment into one now (dropping deleted runs' points),
-    /// and returns once the result is durable.
+    /// Merges every segment into one now (dropping deleted runs' points,
+    /// and giving segments of older builds the provenance a MANIFEST
+    /// rebuild needs), and returns once the result is durable.
     pub fn compact(&self) -> Result<()> {
         self.shared.check_writable()?;
         background::compact_all(&self.shared)

@@ -13,6 +13,7 @@ use crate::blobs::{BlobHash, BlobStore};
 use crate::db::{is_segment_name, undecodable};
 use crate::manifest::{Manifest, StoredManifest, segment_path};
 use crate::ops::Record;
+use crate::provenance::Provenance;
 use crate::{Error, Result};
 
 /// One problem [`verify`] found.
@@ -120,6 +121,7 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
         report.segments += 1;
         verify_segment(reader, &mut report);
     }
+    verify_provenance(&readers, manifest.flushed_lsn, &mut report);
     note_foreign_segment_files(dir, &mut report);
     let problems_before = report.problems.len();
     let mut blobs: BTreeSet<BlobHash> = manifest.catalog.blob_refs.keys().copied().collect();
@@ -137,6 +139,58 @@ fn try_verify(dir: &Path) -> Result<Option<VerifyReport>> {
     Ok(Some(report))
 }
 
+/// Checks that the live segments' provenance (`provenance.rs`) could
+/// rebuild this MANIFEST: ranges of WAL records that follow each other,
+/// oldest first, within the flushed LSN. Segments of older builds, which
+/// carry none, are one note.
+fn verify_provenance(readers: &[SegmentReader], flushed_lsn: u64, report: &mut VerifyReport) {
+    let mut previous: Option<(u64, &Path)> = None;
+    let mut without = Vec::new();
+    for reader in readers {
+        let path = reader.path();
+        let provenance = match Provenance::of(reader, path) {
+            Ok(Some(provenance)) => provenance,
+            Ok(None) => {
+                without.push(path);
+                continue;
+            }
+            Err(e) => {
+                report.problems.push(problem_of(&e, path.to_path_buf()));
+                continue;
+            }
+        };
+        let (first, last) = (*provenance.lsns.start(), *provenance.lsns.end());
+        let wrong = match previous {
+            Some((before, older)) if first <= before => Some(format!(
+                "it holds WAL records {first} to {last}, but the older {} reaches record {before}",
+                older.display()
+            )),
+            _ if last > flushed_lsn => Some(format!(
+                "it holds WAL records {first} to {last}, but the MANIFEST reaches only record {flushed_lsn}"
+            )),
+            _ => None,
+        };
+        if let Some(why) = wrong {
+            report.problems.push(Problem {
+                file: path.to_path_buf(),
+                offset: None,
+                message: format!("segment provenance: {why}; a rebuilt MANIFEST would be wrong"),
+            });
+        }
+        previous = Some((last, path));
+    }
+    if let Some(first) = without.first() {
+        report.notes.push(Problem {
+            file: first.to_path_buf(),
+            offset: None,
+            message: format!(
+                "{} segments (this one among them) were written before segments recorded their WAL records: `repair` could not rebuild a lost MANIFEST from them; `runlog-db compact` rewrites them",
+                without.len()
+            ),
+        });
+    }
+}
+
 /// Files in `segments/` that the engine did not name: left alone, and said.
 fn note_foreign_segment_files(dir: &Path, report: &mut VerifyReport) {
     let Ok(entries) = std::fs::read_dir(dir.join("segments")) else {
@@ -146,10 +200,17 @@ fn note_foreign_segment_files(dir: &Path, report: &mut VerifyReport) {
         let name = entry.file_name();
         let ours = name.to_str().is_some_and(is_segment_name);
         if !ours {
+            let set_aside = name
+                .to_str()
+                .is_some_and(|n| n.contains(".seg.damaged") || n.contains(".seg.unused"));
             report.notes.push(Problem {
                 file: entry.path(),
                 offset: None,
-                message: "not a file of the engine's; left alone".into(),
+                message: if set_aside {
+                    "set aside by `repair`; no open reads or deletes it".into()
+                } else {
+                    "not a file of the engine's; left alone".into()
+                },
             });
         }
     }

@@ -1,6 +1,8 @@
 //! A database written by the build before the catalog file (manifest
 //! version 4, the catalog inside the MANIFEST) reads the same with this
-//! build, and a writer moves its catalog to a catalog file.
+//! build, and a writer moves its catalog to a catalog file; its segments,
+//! which predate segment provenance, stop a MANIFEST rebuild until a
+//! compaction rewrites them.
 //!
 //! The fixture `fixtures/manifest-v4` and its dump `fixtures/manifest-v4.txt`
 //! were made by commit 494ae3e: experiments (tagged, renamed, deleted), a
@@ -118,4 +120,70 @@ fn a_version_4_database_reads_the_same_and_a_writer_moves_its_catalog() {
     for line in before {
         assert!(after.lines().any(|l| l == line), "lost: {line}");
     }
+}
+
+/// Names of the files under `dir`, recursively, sorted (without the
+/// writer lock's file, which taking the lock creates).
+fn file_names(dir: &Path) -> Vec<String> {
+    let mut names = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            names.extend(file_names(&entry.path()));
+        } else if entry.file_name() != "LOCK" {
+            names.push(entry.path().display().to_string());
+        }
+    }
+    names.sort();
+    names
+}
+
+#[test]
+fn segments_of_older_builds_stop_a_rebuild_until_a_compaction_rewrites_them() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let expected = fs::read_to_string(fixtures.join("manifest-v4.txt")).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("db");
+    copy_dir(&fixtures.join("manifest-v4"), &dir);
+    let report = runlog::inspect::verify(&dir).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let old_segments = "written before segments recorded their WAL records";
+    assert!(
+        report
+            .notes
+            .iter()
+            .any(|n| n.message.contains(old_segments)),
+        "{:?}",
+        report.notes
+    );
+
+    // Their MANIFEST lost, such segments cannot be told live or not:
+    // repair says so and changes nothing.
+    let lost = temp.path().join("lost");
+    copy_dir(&fixtures.join("manifest-v4"), &lost);
+    fs::remove_file(lost.join("MANIFEST")).unwrap();
+    let before = file_names(&lost);
+    let notes = runlog::repair(&lost).unwrap().notes.join("\n");
+    assert!(notes.contains("cannot be rebuilt"), "{notes}");
+    assert_eq!(file_names(&lost), before, "nothing changed");
+
+    // A compaction rewrites them; then a lost MANIFEST is rebuilt.
+    let db = Db::open(&dir).unwrap();
+    db.compact().unwrap();
+    db.close().unwrap();
+    let report = runlog::inspect::verify(&dir).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(
+        !report
+            .notes
+            .iter()
+            .any(|n| n.message.contains(old_segments)),
+        "{:?}",
+        report.notes
+    );
+    fs::remove_file(dir.join("MANIFEST")).unwrap();
+    let notes = runlog::repair(&dir).unwrap().notes.join("\n");
+    assert!(notes.contains("rebuilt the MANIFEST"), "{notes}");
+    assert_eq!(dump(&Db::open_read_only(&dir).unwrap()), expected);
+    assert_eq!(dump(&Db::open(&dir).unwrap()), expected);
 }

@@ -108,3 +108,40 @@ fn verify_beside_a_writer_that_flushes_and_compacts_finds_nothing() {
     writer.join().unwrap();
     assert!(checks > 1, "verify ran while the writer wrote");
 }
+
+#[test]
+fn segments_whose_provenance_could_not_rebuild_the_manifest_are_problems() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = Db::builder(dir.path())
+            .background_threads(false)
+            .open()
+            .unwrap();
+        let run = db.create_run("e", "r").unwrap();
+        for round in 0..2 {
+            db.log_list(run, "loss", &[f64::from(round); 10]).unwrap();
+            db.flush().unwrap();
+        }
+        db.close().unwrap();
+    }
+    let report = inspect::verify(dir.path()).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.notes.is_empty(), "{:?}", report.notes);
+    // The newer segment replaced by a copy of the older: both claim the
+    // same WAL records.
+    let segments = files_in(&dir.path().join("segments"));
+    assert_eq!(segments.len(), 2, "{segments:?}");
+    fs::copy(&segments[0], &segments[1]).unwrap();
+    let report = inspect::verify(dir.path()).unwrap();
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
+    let problem = &report.problems[0];
+    assert_eq!(problem.file, segments[1]);
+    assert!(
+        problem
+            .message
+            .contains("a rebuilt MANIFEST would be wrong")
+            && problem.message.contains(&segments[0].display().to_string()),
+        "{}",
+        problem.message
+    );
+}
