@@ -3,12 +3,15 @@
 //!
 //! Arbitrary bytes opened as a segment: opening, reading every series whole
 //! and by step range, and reading every chunk must never panic, and whatever
-//! reads successfully must agree with the footer's statistics.
+//! reads successfully must agree with the footer's statistics. So must
+//! lookups of single series (`SegmentLookup`), which check only the footer
+//! blocks they read.
 
-use runlog_segment::{Columns, SegmentReader};
+use runlog_segment::{Columns, SegmentLookup, SegmentReader};
 
 /// Runs one input.
 pub fn run(data: &[u8]) {
+    look_up(data);
     let Ok(reader) = SegmentReader::from_bytes("fuzz.seg", data.to_vec()) else {
         return;
     };
@@ -29,5 +32,20 @@ pub fn run(data: &[u8]) {
         if reader.read_chunk(chunk, &mut out).is_ok() {
             assert_eq!(out.len() as u64, chunk.stats.count);
         }
+    }
+}
+
+/// Looks up a few series ids, and the metadata, one at a time.
+fn look_up(data: &[u8]) {
+    let Ok(Some(lookup)) = SegmentLookup::from_bytes("fuzz.seg", data.to_vec()) else {
+        return;
+    };
+    let _ = lookup.metadata();
+    for id in (0..32).chain([u64::MAX]) {
+        let (Ok(Some(stats)), Ok(Some(points))) = (lookup.stats(id), lookup.read_series(id)) else {
+            continue;
+        };
+        assert_eq!(points.len() as u64, stats.count);
+        assert!(points.steps.windows(2).all(|w| w[0] <= w[1]));
     }
 }

@@ -11,9 +11,11 @@
 pub mod codec;
 mod columns;
 mod encode;
+mod envelope;
 mod error;
 pub mod float_text;
 mod format;
+mod lookup;
 mod reader;
 mod stats;
 mod writer;
@@ -23,6 +25,7 @@ pub use encode::EncodedChunk;
 pub use error::{Corruption, Error, InputProblem, Result};
 pub use format::footer::{ChunkMeta, SeriesMeta};
 pub use format::{FORMAT_VERSION, MAX_CHUNK_POINTS, MAX_METADATA_LEN, OLDEST_READABLE_VERSION};
+pub use lookup::SegmentLookup;
 pub use reader::SegmentReader;
 pub use stats::{STATS_LEN, Stats};
 pub use writer::{

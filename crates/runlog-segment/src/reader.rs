@@ -6,12 +6,10 @@ use std::path::{Path, PathBuf};
 use runlog_storage::{FileBytes, FsStorage, Storage};
 
 use crate::columns::Columns;
+use crate::envelope::{Envelope, corrupt};
 use crate::error::Corruption;
 use crate::format::chunk::{self, ChunkError};
 use crate::format::footer::{self, ChunkMeta, SeriesMeta};
-use crate::format::header::{self, HEADER_LEN, HeaderError};
-use crate::format::trailer::{TRAILER_LEN, Trailer};
-use crate::format::{FORMAT_VERSION, OLDEST_READABLE_VERSION};
 use crate::stats::Stats;
 use crate::{Error, Result, SeriesId};
 
@@ -46,56 +44,22 @@ impl SegmentReader {
     }
 
     fn from_file_bytes(path: PathBuf, file_bytes: FileBytes) -> Result<SegmentReader> {
-        let bytes = &file_bytes[..];
-        let len = bytes.len();
-        if len < HEADER_LEN + TRAILER_LEN {
-            return Err(corrupt(&path, 0, Corruption::TooShort { len: len as u64 }));
-        }
-        let version = match header::check(bytes) {
-            Ok(version) => version,
-            Err(HeaderError::Corrupt(kind)) => return Err(corrupt(&path, 0, kind)),
-            Err(HeaderError::UnsupportedVersion(found)) => {
-                return Err(Error::UnsupportedVersion {
-                    file: path,
-                    found,
-                    oldest: OLDEST_READABLE_VERSION,
-                    newest: FORMAT_VERSION,
-                });
-            }
-        };
-        let trailer_at = len - TRAILER_LEN;
-        let mut trailer_bytes = [0u8; TRAILER_LEN];
-        trailer_bytes.copy_from_slice(&bytes[trailer_at..]);
-        // The header was a segment's: no trailer magic at the end means a
-        // cut or overwritten end, not another kind of file.
-        let trailer = Trailer::decode(&trailer_bytes)
-            .map_err(|kind| match kind {
-                Corruption::BadMagic => Corruption::MissingTrailer { len: len as u64 },
-                other => other,
-            })
-            .map_err(|kind| corrupt(&path, trailer_at as u64, kind))?;
-        let footer_end = trailer.footer_offset.checked_add(trailer.footer_len);
-        if trailer.footer_offset < HEADER_LEN as u64 || footer_end != Some(trailer_at as u64) {
-            return Err(corrupt(
-                &path,
-                trailer_at as u64,
-                Corruption::Structure("footer does not end where the trailer starts"),
-            ));
-        }
-        let footer_bytes = &bytes[trailer.footer_offset as usize..trailer_at];
+        let envelope = Envelope::open(&path, &file_bytes)?;
+        let footer_offset = envelope.footer.start as u64;
+        let footer_bytes = &file_bytes[envelope.footer.clone()];
         let got = crc32fast::hash(footer_bytes);
-        if got != trailer.footer_crc {
+        if got != envelope.footer_crc {
             return Err(corrupt(
                 &path,
-                trailer.footer_offset,
+                footer_offset,
                 Corruption::ChecksumMismatch {
-                    expected: trailer.footer_crc,
+                    expected: envelope.footer_crc,
                     got,
                 },
             ));
         }
-        let footer = footer::decode(footer_bytes, trailer.footer_offset, version)
-            .map_err(|(at, kind)| corrupt(&path, trailer.footer_offset + at, kind))?;
+        let footer = footer::decode(footer_bytes, footer_offset, envelope.version)
+            .map_err(|(at, kind)| corrupt(&path, footer_offset + at, kind))?;
         Ok(SegmentReader {
             path,
             bytes: file_bytes,
@@ -165,25 +129,15 @@ impl SegmentReader {
     /// chunk without decoding it.
     pub fn checked_chunk_bytes(&self, chunk: &ChunkMeta) -> Result<&[u8]> {
         let bytes = self.chunk_bytes(chunk);
-        chunk::check_crc(bytes, chunk).map_err(|e| self.chunk_error(chunk, e))?;
+        chunk::check_crc(bytes, chunk).map_err(|e| chunk_error(&self.path, chunk, e))?;
         Ok(bytes)
     }
 
     /// Checks `chunk`'s CRC and statistics and appends its points to `out`
     /// (left unchanged on error).
     pub fn read_chunk(&self, chunk: &ChunkMeta, out: &mut Columns) -> Result<()> {
-        chunk::decode(self.chunk_bytes(chunk), chunk, out).map_err(|e| self.chunk_error(chunk, e))
-    }
-
-    fn chunk_error(&self, chunk: &ChunkMeta, error: ChunkError) -> Error {
-        match error {
-            ChunkError::Corrupt(at, kind) => corrupt(&self.path, chunk.offset + at, kind),
-            ChunkError::UnknownCodec(at, tag) => Error::UnknownCodec {
-                file: self.path.clone(),
-                offset: chunk.offset + at,
-                tag,
-            },
-        }
+        chunk::decode(self.chunk_bytes(chunk), chunk, out)
+            .map_err(|e| chunk_error(&self.path, chunk, e))
     }
 
     /// Every point of series `id`, in order; `None` if the segment does not
@@ -230,6 +184,18 @@ impl SegmentReader {
     }
 }
 
+/// The error of a damaged chunk of the segment at `path`.
+pub(crate) fn chunk_error(path: &Path, chunk: &ChunkMeta, error: ChunkError) -> Error {
+    match error {
+        ChunkError::Corrupt(at, kind) => corrupt(path, chunk.offset + at, kind),
+        ChunkError::UnknownCodec(at, tag) => Error::UnknownCodec {
+            file: path.to_path_buf(),
+            offset: chunk.offset + at,
+            tag,
+        },
+    }
+}
+
 /// Appends the points of a chunk (with statistics `stats`) whose step lies
 /// in `steps` to `out`: `decode` writes straight into `out` when the whole
 /// chunk lies inside, into `partial` when only part of it does, and is not
@@ -269,12 +235,4 @@ fn overlaps(range: &impl RangeBounds<i64>, first: i64, last: i64) -> bool {
         Bound::Unbounded => true,
     };
     starts_before_end && ends_after_start
-}
-
-fn corrupt(path: &Path, offset: u64, kind: Corruption) -> Error {
-    Error::Corrupt {
-        file: path.to_path_buf(),
-        offset,
-        kind,
-    }
 }

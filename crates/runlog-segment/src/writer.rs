@@ -13,6 +13,7 @@ use crate::columns::Columns;
 use crate::encode::{ChunkPoints, EncodedChunk, encode_all};
 use crate::error::InputProblem;
 use crate::format::footer::{self, ChunkMeta};
+use crate::format::footer_blocks;
 use crate::format::trailer::Trailer;
 use crate::format::{MAX_CHUNK_POINTS, MAX_METADATA_LEN, header};
 use crate::{Error, Result, SeriesId};
@@ -483,6 +484,7 @@ impl SegmentWriter {
             footer_crc: crc32fast::hash(&footer),
         };
         self.write(&footer)?;
+        self.write(&footer_blocks::encode(&footer))?;
         self.write(&trailer.encode())?;
         let file = self
             .file

@@ -3,7 +3,8 @@
 //! a chunk, an error on that chunk only), never a panic, never a wrong value.
 
 use runlog_segment::{
-    Columns, Corruption, Error, FORMAT_VERSION, SegmentOptions, SegmentReader, SegmentWriter,
+    Columns, Corruption, Error, FORMAT_VERSION, SegmentLookup, SegmentOptions, SegmentReader,
+    SegmentWriter,
 };
 
 /// A small segment of three series over several chunks, its bytes, and the
@@ -142,19 +143,46 @@ fn an_intact_header_of_a_newer_version_is_refused_as_such() {
     }
 }
 
+/// Recomputes every checksum over the footer of `bytes` (the footer's
+/// CRC, its block CRCs, the block table's and the trailer's), as a writer
+/// with a bug would, so that only the structure checks are left to object.
+fn reseal_footer(bytes: &mut [u8]) {
+    let trailer_at = bytes.len() - 32;
+    let field = |bytes: &[u8], at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap());
+    let footer_offset = field(bytes, trailer_at) as usize;
+    let footer_end = footer_offset + field(bytes, trailer_at + 8) as usize;
+    let footer_crc = crc32fast::hash(&bytes[footer_offset..footer_end]);
+    bytes[trailer_at + 16..trailer_at + 20].copy_from_slice(&footer_crc.to_le_bytes());
+    let block_len = u32::from_le_bytes(bytes[footer_end..footer_end + 4].try_into().unwrap());
+    let blocks: Vec<u32> = bytes[footer_offset..footer_end]
+        .chunks(block_len as usize)
+        .map(crc32fast::hash)
+        .collect();
+    for (i, crc) in blocks.iter().enumerate() {
+        let at = footer_end + 8 + 4 * i;
+        bytes[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+    }
+    let table_crc = crc32fast::hash(&bytes[footer_end..trailer_at - 4]);
+    bytes[trailer_at - 4..trailer_at].copy_from_slice(&table_crc.to_le_bytes());
+    let trailer_crc = crc32fast::hash(&bytes[trailer_at..trailer_at + 20]);
+    bytes[trailer_at + 20..trailer_at + 24].copy_from_slice(&trailer_crc.to_le_bytes());
+}
+
+/// Where the footer of `bytes` ends.
+fn footer_end(bytes: &[u8]) -> usize {
+    let trailer_at = bytes.len() - 32;
+    let field = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().unwrap()) as usize;
+    field(trailer_at) + field(trailer_at + 8)
+}
+
 #[test]
 fn a_metadata_length_past_the_footer_is_refused_where_it_is() {
     let (mut bytes, _) = small_segment();
-    let trailer_at = bytes.len() - 32;
-    let footer_offset = u64::from_le_bytes(bytes[trailer_at..trailer_at + 8].try_into().unwrap());
     // The length field is the footer's last 4 bytes before the metadata.
-    let length_at = trailer_at - b"owner's bytes".len() - 4;
+    let length_at = footer_end(&bytes) - b"owner's bytes".len() - 4;
     bytes[length_at..length_at + 4].copy_from_slice(&1000u32.to_le_bytes());
-    let footer_crc = crc32fast::hash(&bytes[footer_offset as usize..trailer_at]);
-    bytes[trailer_at + 16..trailer_at + 20].copy_from_slice(&footer_crc.to_le_bytes());
-    let trailer_crc = crc32fast::hash(&bytes[trailer_at..trailer_at + 20]);
-    bytes[trailer_at + 20..trailer_at + 24].copy_from_slice(&trailer_crc.to_le_bytes());
-    match SegmentReader::from_bytes(NAME, bytes) {
+    reseal_footer(&mut bytes);
+    match SegmentReader::from_bytes(NAME, bytes.clone()) {
         Err(Error::Corrupt {
             offset,
             kind: Corruption::Structure(what),
@@ -164,5 +192,62 @@ fn a_metadata_length_past_the_footer_is_refused_where_it_is() {
             assert_eq!(what, "metadata runs past the footer");
         }
         other => panic!("{other:?}"),
+    }
+    let lookup = SegmentLookup::from_bytes(NAME, bytes).unwrap().unwrap();
+    match lookup.metadata() {
+        Err(Error::Corrupt {
+            offset,
+            kind: Corruption::Structure(_),
+            ..
+        }) => assert_eq!(offset, length_at as u64),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Looks up every series of `data` (and the metadata) in `bytes` one at a
+/// time, as [`SegmentLookup`] reads them; the first error, after checking
+/// that whatever was read is exactly what was written.
+fn look_up_everything(bytes: Vec<u8>, data: &[(u64, Columns)]) -> Result<(), Error> {
+    let lookup = SegmentLookup::from_bytes(NAME, bytes)?.expect("a version 3 file");
+    for (id, points) in data {
+        match lookup.read_series(*id)? {
+            Some(read) => assert_eq!(&read, points, "series {id} read wrong values"),
+            None => panic!("series {id} vanished without an error"),
+        }
+        let stats = lookup.stats(*id)?.expect("stats of a series it holds");
+        assert_eq!(stats.count as usize, points.len(), "series {id}");
+        assert_eq!(
+            stats.last_value.to_bits(),
+            points.values.last().unwrap().to_bits()
+        );
+    }
+    assert!(lookup.read_series(8)?.is_none(), "no series 8");
+    assert_eq!(lookup.metadata()?, b"owner's bytes");
+    Ok(())
+}
+
+#[test]
+fn lookups_in_a_damaged_file_fail_by_name_or_read_exactly_what_was_written() {
+    let (bytes, data) = small_segment();
+    look_up_everything(bytes.clone(), &data).expect("the intact file reads");
+    let mut detected = 0;
+    for bit in 0..bytes.len() * 8 {
+        let mut damaged = bytes.clone();
+        damaged[bit / 8] ^= 1 << (bit % 8);
+        if let Err(error) = look_up_everything(damaged, &data) {
+            assert_names_the_file(&error);
+            detected += 1;
+        }
+    }
+    // Lookups of every series read every footer block and chunk.
+    assert!(
+        detected > bytes.len() * 7,
+        "{detected} of {} bits",
+        bytes.len() * 8
+    );
+    for cut in 0..bytes.len() {
+        let error = look_up_everything(bytes[..cut].to_vec(), &data)
+            .expect_err("a truncated segment never reads as whole");
+        assert_names_the_file(&error);
     }
 }

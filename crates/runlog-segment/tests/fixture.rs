@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use runlog_segment::{
-    Columns, FORMAT_VERSION, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
+    Columns, FORMAT_VERSION, SegmentLookup, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
 };
 
 fn fixture_path(version: u32) -> PathBuf {
@@ -197,6 +197,15 @@ fn every_versions_fixture_keeps_opening_with_every_point_intact() {
             );
         }
         assert_eq!(reader.metadata(), fixture_metadata(version), "v{version}");
+        match SegmentLookup::open(fixture_path(version)).unwrap() {
+            None => assert!(version < 3, "v{version} has a block table"),
+            Some(lookup) => {
+                assert_eq!(lookup.metadata().unwrap(), fixture_metadata(version));
+                for (id, points) in &expected {
+                    assert_eq!(lookup.read_series(*id).unwrap().as_ref(), Some(points));
+                }
+            }
+        }
         let every_tag: BTreeSet<u8> = version_tags.iter().copied().collect();
         assert_eq!(tags(&reader), every_tag, "v{version} exercises every codec");
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use proptest::prelude::*;
 use runlog_segment::{
-    Columns, EncodedChunk, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
+    Columns, EncodedChunk, SegmentLookup, SegmentOptions, SegmentReader, SegmentWriter, SeriesId,
 };
 
 /// A value of any kind, weighted towards the awkward ones.
@@ -173,7 +173,48 @@ proptest! {
             prop_assert!(inside_from_first.len() >= points.len() - points.len() / 2);
         }
         prop_assert_eq!(reader.read_series(SeriesId::MAX).unwrap().map(|c| c.len()), stored.get(&SeriesId::MAX).map(|p| p.len()));
+
+        // Lookups answer what the whole index does.
+        let lookup = SegmentLookup::open(&path).unwrap().expect("version 3");
+        prop_assert_eq!(lookup.series_count(), stored.len() as u64);
+        for id in stored.keys().copied().chain([0, 1, SeriesId::MAX]) {
+            prop_assert_eq!(lookup.chunks(id).unwrap(), reader.chunks(id).to_vec());
+            prop_assert_eq!(lookup.stats(id).unwrap(), reader.stats(id));
+            prop_assert_eq!(lookup.read_series(id).unwrap(), reader.read_series(id).unwrap());
+        }
     }
+}
+
+#[test]
+fn lookups_in_a_footer_of_many_blocks_find_every_series_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("many.seg");
+    let mut writer = SegmentWriter::create(&path, SegmentOptions::default()).unwrap();
+    let ids: Vec<SeriesId> = (0..3000u64).map(|i| i * 7 + 3).collect();
+    for &id in &ids {
+        let value = id as f64;
+        writer
+            .append(id, &[1, 2], &[10, 20], &[value, -value])
+            .unwrap();
+    }
+    writer.set_metadata(b"provenance".to_vec()).unwrap();
+    writer.finish().unwrap();
+    let reader = SegmentReader::open(&path).unwrap();
+    let lookup = SegmentLookup::open(&path).unwrap().expect("version 3");
+    for &id in &ids {
+        let stats = lookup.stats(id).unwrap().expect("held");
+        assert_eq!(Some(stats), reader.stats(id), "series {id}");
+        assert_eq!(stats.last_value, -(id as f64));
+        for missing in [id - 1, id + 1] {
+            assert!(
+                lookup.chunks(missing).unwrap().is_empty(),
+                "series {missing}"
+            );
+        }
+    }
+    assert_eq!(lookup.metadata().unwrap(), b"provenance");
+    assert!(lookup.chunks(0).unwrap().is_empty());
+    assert!(lookup.chunks(SeriesId::MAX).unwrap().is_empty());
 }
 
 proptest! {

@@ -23,8 +23,8 @@ use crate::SeriesId;
 use crate::error::Corruption;
 use crate::stats::{STATS_LEN, Stats};
 
-const SERIES_ENTRY_LEN: u64 = 16;
-const CHUNK_ENTRY_LEN: u64 = 24 + STATS_LEN as u64;
+pub(crate) const SERIES_ENTRY_LEN: u64 = 16;
+pub(crate) const CHUNK_ENTRY_LEN: u64 = 24 + STATS_LEN as u64;
 
 /// Where a chunk lies in the file, how its three columns split it, and its
 /// statistics.
@@ -194,7 +194,7 @@ fn metadata(footer: &[u8], index_len: u64) -> Result<Vec<u8>, FooterError> {
     }
 }
 
-fn chunk_entry(
+pub(crate) fn chunk_entry(
     fields: &mut FieldReader<'_>,
     footer_offset: u64,
 ) -> Result<ChunkMeta, &'static str> {

@@ -1,22 +1,25 @@
 //! The byte layout of a segment file, one structure per module:
 //!
 //! ```text
-//! segment := header chunk* footer trailer
+//! segment := header chunk* footer footer_blocks trailer    (footer_blocks: version 3 on)
 //! ```
 //!
 //! `docs/format-segment.md` draws every structure byte by byte.
 
 pub(crate) mod chunk;
 pub(crate) mod footer;
+pub(crate) mod footer_blocks;
 pub(crate) mod header;
 pub(crate) mod trailer;
 
 /// The format version this build writes. Version 2 added the packed f32
 /// value codec (tag `0x16`); version 3 ends the footer with the metadata
-/// its owner gave ([`crate::SegmentWriter::set_metadata`]).
+/// its owner gave ([`crate::SegmentWriter::set_metadata`]) and follows it
+/// with a CRC of each of its 4 KiB blocks ([`crate::SegmentLookup`]).
 pub const FORMAT_VERSION: u32 = 3;
 
-/// The first format version whose footer ends with the owner's metadata.
+/// The first format version whose footer ends with the owner's metadata
+/// and is followed by its block checksums.
 pub(crate) const METADATA_VERSION: u32 = 3;
 
 /// The most bytes of metadata a segment holds.
