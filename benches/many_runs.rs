@@ -4,8 +4,10 @@
 //! bytes written against the database's size (flushed, so no WAL is
 //! left), then what a reader pays:
 //! opening read-only and answering one run's params and latest value (in a
-//! fresh child process, with its peak RSS), and the full run list with
-//! every metric's, then one metric's, last/min/max.
+//! fresh child process, with its peak RSS), whole (`Db::open_read_only`)
+//! and reading only where the run is (`RunLookup`, what `runlog-db params`
+//! and `latest` use), and the full run list with every metric's, then one
+//! metric's, last/min/max.
 //!
 //! `cargo run --release -p runlog-benches --bin engine-many-runs [N ...]`
 //! (default 10000 100000 1000000), in a scratch directory under `$TMPDIR`.
@@ -13,7 +15,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use runlog::{Db, Durability, RunFilter};
+use runlog::{Db, Durability, RunFilter, RunLookup};
 use runlog_workload::{METRICS, experiment_id, run_id};
 
 #[path = "proc_status.rs"]
@@ -70,16 +72,30 @@ fn log_run(db: &Db, r: usize) {
     db.complete_run(run).expect("complete");
 }
 
-/// In the child: opens read-only, answers one run's params and latest
-/// loss, and prints the time and peak RSS.
-fn probe(dir: &Path, r: usize) {
+/// In the child: answers one run's params and latest loss, opening the
+/// database whole (`whole`) or looking the run up (`lookup`), and prints
+/// the time, the peak RSS and the answers.
+fn probe(dir: &Path, r: usize, how: &str) {
     let start = Instant::now();
-    let db = Db::open_read_only(dir).expect("open read-only");
-    let run = db
-        .find_run(&experiment_id(r), &run_id(r))
-        .expect("the run exists");
-    let params = db.run(run).expect("run").params.len();
-    let latest = db.latest(run, METRICS[0]).expect("latest");
+    let (params, latest) = match how {
+        "whole" => {
+            let db = Db::open_read_only(dir).expect("open read-only");
+            let run = db
+                .find_run(&experiment_id(r), &run_id(r))
+                .expect("the run exists");
+            let params = db.run(run).expect("run").params.len();
+            (params, db.latest(run, METRICS[0]).expect("latest"))
+        }
+        _ => {
+            let found = RunLookup::find(dir, Some(&experiment_id(r)), &run_id(r)).expect("lookup");
+            let run = found.first().expect("the run exists");
+            assert!(!run.opened_whole(), "read from the index");
+            (
+                run.info().params.len(),
+                run.latest(METRICS[0]).expect("latest"),
+            )
+        }
+    };
     let elapsed = start.elapsed();
     println!(
         "{} {} {} {}",
@@ -141,34 +157,43 @@ fn measure(runs: usize) {
         catalog as f64 / 1e6
     );
     let exe = std::env::current_exe().expect("own path");
-    let mut probes = Vec::new();
-    for _ in 0..3 {
-        let out = std::process::Command::new(&exe)
-            .arg("--probe")
-            .arg(dir.path())
-            .arg((runs / 2).to_string())
-            .output()
-            .expect("probe");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+    let mut answers = Vec::new();
+    for (how, what) in [
+        ("whole", "read-only open"),
+        ("lookup", "RunLookup (only where the run is)"),
+    ] {
+        let mut probes = Vec::new();
+        for _ in 0..3 {
+            let out = std::process::Command::new(&exe)
+                .arg("--probe")
+                .arg(dir.path())
+                .arg((runs / 2).to_string())
+                .arg(how)
+                .output()
+                .expect("probe");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let text = String::from_utf8(out.stdout).expect("utf-8");
+            let fields: Vec<f64> = text
+                .split_whitespace()
+                .map(|f| f.parse().expect("number"))
+                .collect();
+            probes.push((fields[0], fields[1] / 1024.0));
+            answers.push((fields[2], fields[3]));
+        }
+        println!(
+            "{what} + one run's params and latest: {} (peak RSS MiB)",
+            probes
+                .iter()
+                .map(|(ms, mib)| format!("{ms:.0} ms ({mib:.0})"))
+                .collect::<Vec<_>>()
+                .join(", ")
         );
-        let text = String::from_utf8(out.stdout).expect("utf-8");
-        let fields: Vec<f64> = text
-            .split_whitespace()
-            .map(|f| f.parse().expect("number"))
-            .collect();
-        probes.push((fields[0], fields[1] / 1024.0));
     }
-    println!(
-        "read-only open + one run's params and latest: {} (peak RSS MiB)",
-        probes
-            .iter()
-            .map(|(ms, mib)| format!("{ms:.0} ms ({mib:.0})"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     let db = Db::open_read_only(dir.path()).expect("open read-only");
     for (what, metrics) in [
         ("every metric's", None),
@@ -198,7 +223,11 @@ fn measure(runs: usize) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("--probe") {
-        probe(Path::new(&args[1]), args[2].parse().expect("run index"));
+        probe(
+            Path::new(&args[1]),
+            args[2].parse().expect("run index"),
+            &args[3],
+        );
         return;
     }
     let counts: Vec<usize> = if args.is_empty() {

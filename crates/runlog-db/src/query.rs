@@ -11,10 +11,16 @@ use crate::run_arg::RunArg;
 
 /// Opens `dir` read-only, with a clear error if it holds no database.
 pub fn open(dir: &Path) -> Result<Db, String> {
+    is_database(dir)?;
+    Db::open_read_only(dir).map_err(|e| e.to_string())
+}
+
+/// Refuses a directory that holds no database.
+fn is_database(dir: &Path) -> Result<(), String> {
     if !dir.join("MANIFEST").exists() && !dir.join("wal").exists() {
         return Err(format!("{} is not a runlog database", dir.display()));
     }
-    Db::open_read_only(dir).map_err(|e| e.to_string())
+    Ok(())
 }
 
 /// Opens a database for writing (creating a new one) and says on standard
@@ -432,6 +438,22 @@ pub fn history(
 
 /// `latest`: one metric's latest point, or every metric's.
 pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> CliResult {
+    // One metric's latest point needs only where the run is, not the whole
+    // database; every other case (a text series, all series) opens it.
+    if let Some(name) = metric {
+        is_database(dir)?;
+        if let Some(point) = run.look_up(dir).ok().and_then(|r| r.latest(name).ok()) {
+            let mut out = Out::new();
+            if json {
+                let mut row = json!(point);
+                row["metric"] = json!(name);
+                return out.json(&[row]);
+            }
+            let mut table = latest_table();
+            table.row(latest_row(name, &point));
+            return table.print(&mut out);
+        }
+    }
     let db = open(dir)?;
     let id = run.resolve(&db)?;
     let (names, texts) = match metric {
@@ -445,21 +467,11 @@ pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> Cli
             (names, db.text_series(id)?)
         }
     };
-    let mut table = Table::new(&[
-        ("metric", Align::Left),
-        ("step", Align::Right),
-        ("time", Align::Left),
-        ("value", Align::Right),
-    ]);
+    let mut table = latest_table();
     let mut rows = Vec::new();
     for name in names {
         let point = db.latest(id, &name)?;
-        table.row(vec![
-            name.clone(),
-            point.step.to_string(),
-            time(point.timestamp_ms),
-            num(point.value),
-        ]);
+        table.row(latest_row(&name, &point));
         let mut row = json!(point);
         row["metric"] = json!(name);
         rows.push(row);
@@ -482,11 +494,30 @@ pub fn latest(dir: &Path, run: &RunArg, metric: Option<&str>, json: bool) -> Cli
     }
 }
 
-/// `params` and `tags`.
+/// The table `latest` prints.
+fn latest_table() -> Table {
+    Table::new(&[
+        ("metric", Align::Left),
+        ("step", Align::Right),
+        ("time", Align::Left),
+        ("value", Align::Right),
+    ])
+}
+
+/// One metric's row of [`latest_table`].
+fn latest_row(name: &str, point: &runlog::Point) -> Vec<String> {
+    vec![
+        name.to_string(),
+        point.step.to_string(),
+        time(point.timestamp_ms),
+        num(point.value),
+    ]
+}
+
+/// `params` and `tags`, read from where the run is ([`RunArg::look_up`]).
 pub fn key_values(dir: &Path, run: &RunArg, what: &str, json: bool) -> CliResult {
-    let db = open(dir)?;
-    let id = run.resolve(&db)?;
-    let info = db.run(id)?;
+    is_database(dir)?;
+    let info = run.look_up(dir)?.info().clone();
     let map = if what == "param" {
         info.params
     } else {

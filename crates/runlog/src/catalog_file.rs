@@ -7,17 +7,27 @@
 //! ```text
 //! file       := "RUNLOGCT" version:u32 frame*
 //! frame      := body_len:u32 crc:u32 body                 crc = CRC-32 of body
-//! body       := next_run:u64 next_series:u64 has_experiments:u8
+//! body       := 0:u8 runs | 1:u8 index                    version 2 (version 1: runs only)
+//! runs       := next_run:u64 next_series:u64 has_experiments:u8
 //!               experiments?                              only if has_experiments = 1
 //!               run_count:u32 run_record*                 ascending ids
 //! run_record := run series_count:u32 series* artifact_count:u32 artifact*
 //!               stream_count:u32 (kind:u8 name:str stream)*
+//! index      := count:u32 (name_crc:u32 run:u64 back:u64 record_at:u32){count}
 //! ```
 //!
 //! `run`, `series`, `artifact`, `stream` and `experiments` are encoded as
 //! the MANIFEST of version 4 held them (`docs/design.md`). A run record
 //! holds everything of one run; a later record of a run replaces an earlier
 //! one whole, and a later experiments section replaces an earlier one.
+//!
+//! Every group of runs frames (a flush's, or one frame of a base) is
+//! followed by an index frame naming each record in it: the CRC-32 of the
+//! run's name, its id, how many bytes before the index frame its runs frame
+//! starts, and where in that frame's body the record starts. Offsets are
+//! relative, so a rewrite copies a flush's group as it is. A reader of one
+//! run (`run_lookup`) walks the frame headers, reads the index frames, and
+//! decodes only the records they point it to.
 
 use std::collections::BTreeMap;
 use std::io::{BufReader, ErrorKind, Read};
@@ -34,11 +44,20 @@ use crate::{Error, Result, RunId};
 
 /// The folder of catalog files in the database directory.
 pub(crate) const CATALOG_DIR: &str = "catalog";
-/// The catalog file format version this build writes and reads.
-pub(crate) const CATALOG_VERSION: u32 = 1;
+/// The catalog file format version this build writes (it reads version 1,
+/// which has no index frames, too).
+pub(crate) const CATALOG_VERSION: u32 = 2;
+/// The first version with index frames and a kind byte in each body.
+pub(crate) const INDEXED_VERSION: u32 = 2;
+/// The kind byte of a frame of run records.
+const KIND_RUNS: u8 = 0;
+/// The kind byte of an index frame.
+pub(crate) const KIND_INDEX: u8 = 1;
+/// Bytes of one index entry.
+pub(crate) const INDEX_ENTRY_LEN: usize = 24;
 const MAGIC: &[u8; 8] = b"RUNLOGCT";
-const HEADER_LEN: u64 = 12;
-const FRAME_HEADER_LEN: u64 = 8;
+pub(crate) const HEADER_LEN: u64 = 12;
+pub(crate) const FRAME_HEADER_LEN: u64 = 8;
 /// A file is rewritten as one base once its changes outgrow the base
 /// twice over (and this many bytes): every byte of the catalog is then
 /// written a bounded number of times, whatever the catalog's size.
@@ -257,7 +276,10 @@ fn encode_run(e: &mut Encoder, entry: &RunEntry, catalog: &Catalog) {
 }
 
 /// Reads what [`encode_run`] wrote; its series must name its run.
-fn decode_run(d: &mut Decoder<'_>, names: &mut Interner) -> Result<RunRecord, DecodeError> {
+pub(crate) fn decode_run(
+    d: &mut Decoder<'_>,
+    names: &mut Interner,
+) -> Result<RunRecord, DecodeError> {
     let mut record = decode_run_head(d)?;
     for _ in 0..d.len(34)? {
         let at = d.position();
@@ -331,9 +353,31 @@ impl CatalogImage {
         catalog
     }
 
-    /// Applies one frame's body: its records replace older ones.
-    fn apply_frame(&mut self, body: &[u8], names: &mut Interner) -> Result<(), DecodeError> {
+    /// Applies one frame's body of a file of `version`: its records
+    /// replace older ones; an index frame changes nothing.
+    fn apply_frame(
+        &mut self,
+        body: &[u8],
+        version: u32,
+        names: &mut Interner,
+    ) -> Result<(), DecodeError> {
         let mut d = Decoder::new(body);
+        if version >= INDEXED_VERSION {
+            match d.u8()? {
+                KIND_RUNS => {}
+                KIND_INDEX => {
+                    let count = d.u32()? as usize;
+                    if body.len() != 5 + count * INDEX_ENTRY_LEN {
+                        return Err((
+                            1,
+                            format!("an index of {count} entries in {} bytes", body.len()),
+                        ));
+                    }
+                    return Ok(());
+                }
+                other => return Err((0, format!("unknown frame kind {other}"))),
+            }
+        }
         self.next_run = self.next_run.max(d.u64()?);
         self.next_series = self.next_series.max(d.u64()?);
         let at = d.position();
@@ -357,22 +401,36 @@ impl CatalogImage {
 /// run record starts another frame.
 const FRAME_TARGET_BYTES: usize = 16 << 20;
 
+/// A frame of run records, encoded, with each record's run, name CRC and
+/// offset in the frame's body: what its index frame lists.
+#[derive(Debug)]
+pub(crate) struct RunsFrame {
+    bytes: Vec<u8>,
+    records: Vec<(RunId, u32, u32)>,
+}
+
 /// Encodes `runs` (those the catalog holds) as frames, the first with the
 /// experiments if `experiments`.
-pub(crate) fn encode_frames(catalog: &Catalog, runs: &[RunId], experiments: bool) -> Vec<Vec<u8>> {
+pub(crate) fn encode_frames(
+    catalog: &Catalog,
+    runs: &[RunId],
+    experiments: bool,
+) -> Vec<RunsFrame> {
     let mut frames = Vec::new();
     let mut entries = runs.iter().filter_map(|id| catalog.runs.get(id)).peekable();
     let mut with_experiments = experiments;
     loop {
         let mut records = Encoder::default();
-        let mut count = 0;
+        let mut offsets = Vec::new();
         while records.bytes.len() < FRAME_TARGET_BYTES
             && let Some(entry) = entries.next()
         {
+            let name_crc = crc32fast::hash(entry.info.name.as_bytes());
+            offsets.push((entry.info.id, name_crc, records.bytes.len()));
             encode_run(&mut records, entry, catalog);
-            count += 1;
         }
         let mut e = Encoder::default();
+        e.u8(KIND_RUNS);
         e.u64(catalog.next_run);
         e.u64(catalog.next_series);
         e.u8(u8::from(with_experiments));
@@ -380,28 +438,84 @@ pub(crate) fn encode_frames(catalog: &Catalog, runs: &[RunId], experiments: bool
             catalog.experiments.encode(&mut e);
         }
         with_experiments = false;
-        e.len(count);
+        e.len(offsets.len());
+        let head_len = e.bytes.len();
         e.raw(&records.bytes);
-        let body = e.bytes;
-        let mut frame = Vec::with_capacity(body.len() + FRAME_HEADER_LEN as usize);
-        frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
-        frame.extend_from_slice(&crc32fast::hash(&body).to_le_bytes());
-        frame.extend_from_slice(&body);
-        frames.push(frame);
+        frames.push(RunsFrame {
+            bytes: frame_of(&e.bytes),
+            records: offsets
+                .into_iter()
+                .map(|(run, crc, at)| (run, crc, (head_len + at) as u32))
+                .collect(),
+        });
         if entries.peek().is_none() {
             return frames;
         }
     }
 }
 
+/// A frame holding `body`: its length, its CRC, then the body.
+fn frame_of(body: &[u8]) -> Vec<u8> {
+    let mut frame = Vec::with_capacity(body.len() + FRAME_HEADER_LEN as usize);
+    frame.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    frame.extend_from_slice(&crc32fast::hash(body).to_le_bytes());
+    frame.extend_from_slice(body);
+    frame
+}
+
+/// `frames` followed by the index frame of their records: the bytes a
+/// flush appends, or one group of a base.
+fn with_index(frames: &[RunsFrame]) -> Vec<u8> {
+    let total: usize = frames.iter().map(|f| f.bytes.len()).sum();
+    let count: usize = frames.iter().map(|f| f.records.len()).sum();
+    let mut index = Vec::with_capacity(5 + count * INDEX_ENTRY_LEN);
+    index.push(KIND_INDEX);
+    index.extend_from_slice(&(count as u32).to_le_bytes());
+    let mut out = Vec::with_capacity(total + index.capacity() + FRAME_HEADER_LEN as usize);
+    for frame in frames {
+        let back = (total - out.len()) as u64;
+        for (run, name_crc, record_at) in &frame.records {
+            index.extend_from_slice(&name_crc.to_le_bytes());
+            index.extend_from_slice(&run.0.to_le_bytes());
+            index.extend_from_slice(&back.to_le_bytes());
+            index.extend_from_slice(&record_at.to_le_bytes());
+        }
+        out.extend_from_slice(&frame.bytes);
+    }
+    out.extend_from_slice(&frame_of(&index));
+    out
+}
+
 /// Reads the catalog the MANIFEST points at, frame by frame (memory stays
-/// in proportion to the largest frame and the catalog built).
-pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result<Catalog> {
+/// in proportion to the largest frame and the catalog built); returns it
+/// and the file's version.
+pub(crate) fn read(storage: &dyn Storage, dir: &Path, at: &CatalogRef) -> Result<(Catalog, u32)> {
     let scan = scan(storage, &catalog_path(dir, at.file_no), Some(at.len))?;
     match scan.stopped {
         Some(error) => Err(error),
-        None => Ok(scan.image.into_catalog()),
+        None => Ok((scan.image.into_catalog(), scan.version)),
     }
+}
+
+/// Checks the 12-byte header of the catalog file at `path`; returns its
+/// version.
+pub(crate) fn check_header(header: &[u8; HEADER_LEN as usize], path: &Path) -> Result<u32> {
+    if header[..8] != *MAGIC {
+        return Err(Error::Corrupt {
+            file: path.to_path_buf(),
+            offset: 0,
+            reason: "not a runlog catalog file (bad magic bytes)".into(),
+        });
+    }
+    let version = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
+    if !(1..=CATALOG_VERSION).contains(&version) {
+        return Err(Error::UnsupportedVersion {
+            file: path.to_path_buf(),
+            found: version,
+            supported: CATALOG_VERSION,
+        });
+    }
+    Ok(version)
 }
 
 /// What [`read_intact`] found in a catalog file no MANIFEST points at.
@@ -436,6 +550,7 @@ pub(crate) fn read_intact(
 /// stopped before it, if it did.
 struct Scan {
     image: CatalogImage,
+    version: u32,
     end: u64,
     stopped: Option<Error>,
 }
@@ -487,20 +602,7 @@ fn scan(storage: &dyn Storage, path: &Path, counted: Option<u64>) -> Result<Scan
     if !read_at(0, &mut header)? {
         return Err(corrupt(0, "the file is empty".into()));
     }
-    if header[..8] != *MAGIC {
-        return Err(corrupt(
-            0,
-            "not a runlog catalog file (bad magic bytes)".into(),
-        ));
-    }
-    let version = u32::from_le_bytes(header[8..].try_into().expect("4 bytes"));
-    if version != CATALOG_VERSION {
-        return Err(Error::UnsupportedVersion {
-            file: path.to_path_buf(),
-            found: version,
-            supported: CATALOG_VERSION,
-        });
-    }
+    let version = check_header(&header, path)?;
     let limit = counted.unwrap_or(u64::MAX);
     let mut image = CatalogImage::default();
     let mut names = Interner::default();
@@ -536,7 +638,7 @@ fn scan(storage: &dyn Storage, path: &Path, counted: Option<u64>) -> Result<Scan
             ));
         }
         image
-            .apply_frame(&body, &mut names)
+            .apply_frame(&body, version, &mut names)
             .map_err(|(offset, reason)| corrupt(body_at + offset as u64, reason))?;
         pos = body_at + body_len;
         Ok(true)
@@ -550,41 +652,55 @@ fn scan(storage: &dyn Storage, path: &Path, counted: Option<u64>) -> Result<Scan
     };
     Ok(Scan {
         image,
+        version,
         end: pos,
         stopped,
     })
 }
 
-/// Appends `frames` to the catalog file at `at`, after the bytes that
-/// count (cutting what a crashed flush left), and makes them durable.
+/// Appends `frames`, and their index frame, to the catalog file at `at`,
+/// after the bytes that count (cutting what a crashed flush left), and
+/// makes them durable.
 pub(crate) fn append(
     storage: &dyn Storage,
     dir: &Path,
     at: &CatalogRef,
-    frames: &[Vec<u8>],
+    frames: &[RunsFrame],
+) -> Result<CatalogRef> {
+    append_bytes(storage, dir, at, &with_index(frames))
+}
+
+/// Appends `bytes` (whole frames, index frames among them) to the catalog
+/// file at `at`, as [`append`] does.
+pub(crate) fn append_bytes(
+    storage: &dyn Storage,
+    dir: &Path,
+    at: &CatalogRef,
+    bytes: &[u8],
 ) -> Result<CatalogRef> {
     let path = catalog_path(dir, at.file_no);
     storage
         .open_append(&path)
         .and_then(|file| {
             file.truncate(at.len)?;
-            frames.iter().try_for_each(|frame| file.append(frame))?;
+            file.append(bytes)?;
             file.sync()
         })
         .map_err(|e| Error::io("append to", &path, e))?;
     Ok(CatalogRef {
-        len: at.len + frames.iter().map(|f| f.len() as u64).sum::<u64>(),
+        len: at.len + bytes.len() as u64,
         ..*at
     })
 }
 
 /// Creates catalog file `file_no` holding the frames `next_frame` gives
-/// until it gives `None`, durably (its directory entry too).
+/// until it gives `None`, each followed by its index frame, durably (its
+/// directory entry too).
 pub(crate) fn create(
     storage: &dyn Storage,
     dir: &Path,
     file_no: u64,
-    mut next_frame: impl FnMut() -> Option<Vec<u8>>,
+    mut next_frame: impl FnMut() -> Option<RunsFrame>,
 ) -> Result<CatalogRef> {
     let folder = dir.join(CATALOG_DIR);
     let path = catalog_path(dir, file_no);
@@ -596,8 +712,9 @@ pub(crate) fn create(
     let mut len = header.len() as u64;
     file.append(&header).map_err(io)?;
     while let Some(frame) = next_frame() {
-        file.append(&frame).map_err(io)?;
-        len += frame.len() as u64;
+        let bytes = with_index(std::slice::from_ref(&frame));
+        file.append(&bytes).map_err(io)?;
+        len += bytes.len() as u64;
     }
     file.sync().map_err(io)?;
     storage

@@ -54,7 +54,7 @@ pub(crate) fn rewrite_if_due(shared: &Shared) -> Result<bool> {
     let new = if appended.is_empty() {
         base
     } else {
-        catalog_file::append(shared.storage(), &shared.dir, &base, &[appended])?
+        catalog_file::append_bytes(shared.storage(), &shared.dir, &base, &appended)?
     };
     {
         let state = shared.state.read();

@@ -263,7 +263,15 @@ impl DbBuilder {
         };
         remove_orphans(self.storage.as_ref(), &dir, &manifest)?;
         let (flushed_lsn, next_segment) = (manifest.flushed_lsn, manifest.next_segment);
-        let catalog_ref = manifest.catalog_ref;
+        // A catalog file of version 1 has no index frames: rewrite it.
+        let catalog_ref = manifest
+            .catalog_ref
+            .filter(|_| manifest.catalog_version >= catalog_file::INDEXED_VERSION);
+        let old_catalog = manifest
+            .catalog_ref
+            .filter(|_| catalog_ref.is_none())
+            .map(|at| catalog_file::catalog_path(&dir, at.file_no));
+        let first_catalog_file = manifest.catalog_ref.map_or(1, |at| at.file_no + 1);
         let (mut catalog, segments) =
             open_segments(&self.storage, &dir, manifest, &HashMap::new())?;
         let mut memtable = Memtable::after(flushed_lsn, self.segment.chunk_points);
@@ -316,16 +324,23 @@ impl DbBuilder {
         let shared = Shared::new(self, Some(wal), state, Some(lock));
         match catalog_ref {
             Some(at) => *shared.manifest.lock() = at,
-            // A new database, or a manifest that held the catalog (version
-            // 4 or older): write the catalog file and a manifest naming it.
+            // A new database, a manifest that held the catalog (version 4
+            // or older), or a catalog file of version 1: write the catalog
+            // file and a manifest naming it (then delete the old file).
             // From the first open on, a database has a MANIFEST, so that a
             // WAL deleted later is noticed (see `refuse_missing_wal`).
             None => {
                 let mut at = shared.manifest.lock();
-                *at = catalog_rewrite::write_base(&shared, 1)?;
+                *at = catalog_rewrite::write_base(&shared, first_catalog_file)?;
                 let state = shared.state.read();
                 manifest_of(&state, &state.segments, state.flushed_lsn, *at)
                     .write(shared.storage(), &shared.dir)?;
+                if let Some(old) = &old_catalog {
+                    shared
+                        .storage()
+                        .remove_file(old)
+                        .map_err(|e| Error::io("delete replaced", old, e))?;
+                }
             }
         }
         let threads = if background_enabled {
@@ -580,7 +595,7 @@ fn load_read_only(options: &DbBuilder, open: &HashMap<u64, Arc<SegmentHandle>>) 
 
 /// Whether `error` is a file that vanished: the writer deleted it after a
 /// flush or compaction, between our reads.
-fn is_not_found(error: &Error) -> bool {
+pub(crate) fn is_not_found(error: &Error) -> bool {
     let source = match error {
         Error::Io { source, .. }
         | Error::Segment(runlog_segment::Error::Io { source, .. })

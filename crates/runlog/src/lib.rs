@@ -54,6 +54,7 @@ mod ops;
 mod provenance;
 mod query;
 mod repair;
+mod run_lookup;
 mod segments;
 mod series_table;
 mod streams;
@@ -77,6 +78,7 @@ pub use identity::DATABASE_FORMAT_VERSION;
 pub use limits::{Limits, MAX_NAME_BYTES, check_name};
 pub use query::{Bucket, Point, RunFilter, RunSummary, Table};
 pub use repair::{RepairReport, repair};
+pub use run_lookup::RunLookup;
 pub use runlog_segment::{Columns, SegmentOptions, Stats, float_text};
 pub use runlog_segment::{
     Corruption as SegmentCorruption, Error as SegmentError, InputProblem as SegmentInputProblem,

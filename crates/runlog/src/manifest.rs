@@ -56,6 +56,8 @@ pub(crate) struct Manifest {
     /// Where the catalog was read from; `None` if the manifest held it
     /// (version 4 or older) or there is no manifest.
     pub catalog_ref: Option<CatalogRef>,
+    /// The catalog file's format version (0 without a catalog file).
+    pub catalog_version: u32,
 }
 
 /// What this build writes into a manifest.
@@ -243,13 +245,14 @@ impl Manifest {
             Some(StoredManifest::Legacy(manifest)) => return Ok(Some(*manifest)),
             Some(StoredManifest::Head(head)) => head,
         };
-        let catalog = catalog_file::read(storage, dir, &head.catalog)?;
+        let (catalog, catalog_version) = catalog_file::read(storage, dir, &head.catalog)?;
         Ok(Some(Manifest {
             flushed_lsn: head.flushed_lsn,
             next_segment: head.next_segment,
             segments: head.segments,
             catalog,
             catalog_ref: Some(head.catalog),
+            catalog_version,
         }))
     }
 }

@@ -2,7 +2,8 @@
 //! version 4, the catalog inside the MANIFEST) reads the same with this
 //! build, and a writer moves its catalog to a catalog file; its segments,
 //! which predate segment provenance, stop a MANIFEST rebuild until a
-//! compaction rewrites them.
+//! compaction rewrites them. A catalog file of version 1 (before index
+//! frames) reads the same too, and a writer rewrites it as version 2.
 //!
 //! The fixture `fixtures/manifest-v4` and its dump `fixtures/manifest-v4.txt`
 //! were made by commit 494ae3e: experiments (tagged, renamed, deleted), a
@@ -186,4 +187,63 @@ fn segments_of_older_builds_stop_a_rebuild_until_a_compaction_rewrites_them() {
     assert!(notes.contains("rebuilt the MANIFEST"), "{notes}");
     assert_eq!(dump(&Db::open_read_only(&dir).unwrap()), expected);
     assert_eq!(dump(&Db::open(&dir).unwrap()), expected);
+}
+
+/// Whether every lookup of the runs in `names` answers what the whole
+/// open `db` does, and how each was answered.
+fn lookups_agree(dir: &Path, db: &Db, names: &[(&str, &str)]) -> Vec<bool> {
+    names
+        .iter()
+        .map(|&(experiment, name)| {
+            let id = db.find_run(experiment, name).unwrap();
+            let found = runlog::RunLookup::find(dir, Some(experiment), name).unwrap();
+            assert_eq!(found.len(), 1, "{experiment}/{name}");
+            assert_eq!(found[0].info(), &db.run(id).unwrap());
+            for metric in db.metric_names(id).unwrap() {
+                let stats = found[0].stats(&metric).unwrap();
+                let want = db.stats(id, &metric).unwrap();
+                assert_eq!(
+                    (stats.count, stats.last_step, stats.last_value.to_bits()),
+                    (want.count, want.last_step, want.last_value.to_bits()),
+                    "{experiment}/{name} {metric}"
+                );
+            }
+            found[0].opened_whole()
+        })
+        .collect()
+}
+
+/// The fixture `fixtures/catalog-v1` was written by c1af51c, the build
+/// before catalog index frames, with `fixtures/make_catalog_v1.rs` (which
+/// also wrote its dump): runs with params, tags, NaN among points, a table, a
+/// deleted run whose name a newer run took, a flush, then a tag change,
+/// points and a run that only the WAL holds.
+#[test]
+fn a_version_1_catalog_file_reads_the_same_and_a_writer_indexes_it() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let expected = fs::read_to_string(fixtures.join("catalog-v1.txt")).unwrap();
+    let temp = tempfile::tempdir().unwrap();
+    let dir = temp.path().join("db");
+    copy_dir(&fixtures.join("catalog-v1"), &dir);
+    let names = [("e1", "a"), ("e1", "b"), ("e2", "c"), ("e2", "d")];
+    let catalog_version = |dir: &Path| {
+        let file = fs::read_dir(dir.join("catalog")).unwrap().next().unwrap();
+        let bytes = fs::read(file.unwrap().path()).unwrap();
+        u32::from_le_bytes(bytes[8..12].try_into().unwrap())
+    };
+    assert_eq!(catalog_version(&dir), 1);
+
+    // Readers change nothing; lookups open it whole, with the same answers.
+    let db = Db::open_read_only(&dir).unwrap();
+    assert_eq!(dump(&db), expected);
+    assert_eq!(lookups_agree(&dir, &db, &names), [true; 4]);
+    drop(db);
+    assert_eq!(catalog_version(&dir), 1);
+
+    // A writer rewrites it as version 2, with index frames.
+    Db::open(&dir).unwrap().close().unwrap();
+    assert_eq!((catalog_version(&dir), catalog_files(&dir)), (2, 1));
+    let db = Db::open_read_only(&dir).unwrap();
+    assert_eq!(dump(&db), expected);
+    assert_eq!(lookups_agree(&dir, &db, &names), [false; 4]);
 }

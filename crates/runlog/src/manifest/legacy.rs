@@ -76,5 +76,6 @@ pub(super) fn decode(body: &[u8], version: u32) -> Result<Manifest, DecodeError>
         segments,
         catalog: image.into_catalog(),
         catalog_ref: None,
+        catalog_version: 0,
     })
 }
