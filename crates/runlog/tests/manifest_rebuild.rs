@@ -199,7 +199,9 @@ proptest! {
 }
 
 /// Many small batches through a tiny memtable: many flushes and tiered
-/// merges on the compactor thread.
+/// merges on the compactor thread; then every point is flushed, so that
+/// the segment files hold them all and the tests below know which files a
+/// merge makes.
 fn many_segments(dir: &Path) -> Model {
     let steps: Vec<Step> = (0..120)
         .map(|i| Step::Log {
@@ -208,7 +210,21 @@ fn many_segments(dir: &Path) -> Model {
             points: 400,
         })
         .collect();
-    run_steps(dir, &steps)
+    let model = run_steps(dir, &steps);
+    let db = without_threads(dir);
+    db.flush().unwrap();
+    db.close().unwrap();
+    model
+}
+
+/// The database in `dir`, with no flusher or compactor thread: files
+/// change only when a test asks.
+fn without_threads(dir: &Path) -> Db {
+    Db::builder(dir)
+        .memtable_bytes(64 << 10)
+        .background_threads(false)
+        .open()
+        .unwrap()
 }
 
 #[test]
@@ -228,7 +244,7 @@ fn a_merges_inputs_left_beside_its_output_are_not_counted_twice() {
         .collect();
     // Merge everything, then put the inputs back, as a crash after the
     // merge's MANIFEST and before the inputs' deletion would leave them.
-    let db = open(dir.path());
+    let db = without_threads(dir.path());
     db.compact().unwrap();
     db.close().unwrap();
     for (name, bytes) in &saved {
@@ -256,17 +272,17 @@ fn a_merge_that_never_reached_the_manifest_leaves_its_inputs_live() {
             (n, bytes)
         })
         .collect();
-    let db = open(dir.path());
+    let db = without_threads(dir.path());
     db.compact().unwrap();
     db.close().unwrap();
     // As if the merge had crashed before its rename: no output, inputs all
-    // there. The merge's output is the first new file; closing flushed
-    // what the WAL held into the next.
-    let output = segment_names(dir.path())
+    // there.
+    let outputs: Vec<String> = segment_names(dir.path())
         .into_iter()
-        .find(|n| !inputs.iter().any(|(input, _)| input == n))
-        .expect("a merged segment");
-    fs::remove_file(segments.join(output)).unwrap();
+        .filter(|n| !inputs.iter().any(|(input, _)| input == n))
+        .collect();
+    assert_eq!(outputs.len(), 1, "one merged segment: {outputs:?}");
+    fs::remove_file(segments.join(&outputs[0])).unwrap();
     for (name, bytes) in &inputs {
         fs::write(segments.join(name), bytes).unwrap();
     }
