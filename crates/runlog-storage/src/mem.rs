@@ -47,6 +47,10 @@ struct FileImage {
     /// Whether `live` was cut or recreated since the last sync, so that
     /// `durable` may no longer be a prefix of it.
     rewritten_since_sync: bool,
+    /// How many of `durable`'s first bytes `live` still holds as they
+    /// were synced: a cut to a length keeps the bytes below it, a
+    /// recreation none. Only read while `rewritten_since_sync`.
+    untouched: usize,
 }
 
 #[derive(Debug)]
@@ -159,6 +163,7 @@ impl MemStorage {
                         live: survived.clone(),
                         durable: survived,
                         rewritten_since_sync: false,
+                        untouched: 0,
                     },
                 )
             })
@@ -183,11 +188,12 @@ impl MemStorage {
 impl FileImage {
     fn after_crash(&self, rng: &mut SplitMix64) -> Vec<u8> {
         if self.rewritten_since_sync {
-            // The cut or rewrite may or may not have reached the disk.
+            // The cut or rewrite may or may not have reached the disk;
+            // synced bytes it did not reach are kept either way.
             return if rng.below(2) == 0 {
                 self.durable.clone()
             } else {
-                torn_prefix(&self.live, 0, rng)
+                torn_prefix(&self.live, self.untouched, rng)
             };
         }
         torn_prefix(&self.live, self.durable.len(), rng)
@@ -284,6 +290,7 @@ impl Storage for MemStorage {
             Some(image) => {
                 image.live.clear();
                 image.rewritten_since_sync = true;
+                image.untouched = 0;
             }
             None => {
                 fs.files.insert(path.to_path_buf(), FileImage::default());
@@ -386,6 +393,11 @@ impl StorageFile for MemFile {
         let image = fs.image(&self.path)?;
         let len = usize::try_from(len).map_err(io::Error::other)?;
         image.live.resize(len, 0);
+        image.untouched = if image.rewritten_since_sync {
+            image.untouched.min(len)
+        } else {
+            image.durable.len().min(len)
+        };
         image.rewritten_since_sync = true;
         Ok(())
     }
