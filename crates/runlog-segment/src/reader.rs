@@ -21,6 +21,8 @@ pub struct SegmentReader {
     series: Vec<SeriesMeta>,
     chunks: Vec<ChunkMeta>,
     metadata: Vec<u8>,
+    /// Where the metadata starts in the file.
+    metadata_at: u64,
 }
 
 impl SegmentReader {
@@ -65,6 +67,7 @@ impl SegmentReader {
             bytes: file_bytes,
             series: footer.series,
             chunks: footer.chunks,
+            metadata_at: (envelope.footer.end - footer.metadata.len()) as u64,
             metadata: footer.metadata,
         })
     }
@@ -73,6 +76,12 @@ impl SegmentReader {
     /// empty if none, or if the file is of format version 1 or 2.
     pub fn metadata(&self) -> &[u8] {
         &self.metadata
+    }
+
+    /// The byte offset in the file where [`SegmentReader::metadata`]
+    /// starts (the footer's end, for a file without metadata).
+    pub fn metadata_offset(&self) -> u64 {
+        self.metadata_at
     }
 
     /// The file's path.

@@ -621,6 +621,19 @@ fn metadata_reads_back_as_given_up_to_its_limit_and_is_refused_beyond() {
         writer.finish().unwrap();
         let reader = SegmentReader::open(&path).unwrap();
         assert_eq!(reader.metadata(), metadata.as_slice(), "{name}");
+        let at = reader.metadata_offset() as usize;
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(
+            &file[at..at + metadata.len()],
+            metadata.as_slice(),
+            "{name}"
+        );
+        let length = u32::from_le_bytes(file[at - 4..at].try_into().unwrap());
+        assert_eq!(
+            length as usize,
+            metadata.len(),
+            "{name}: its length field before it"
+        );
         assert_eq!(reader.read_series(3).unwrap().unwrap().steps, [1, 2]);
     }
     let mut writer =

@@ -34,7 +34,7 @@ use std::io::{BufReader, ErrorKind, Read};
 use std::path::{Path, PathBuf};
 
 use runlog_segment::SeriesId;
-use runlog_wal::Storage;
+use runlog_wal::{ReadAt, Storage};
 
 use crate::catalog::{Catalog, Interner, RunEntry, RunInfo, RunStatus, SeriesName};
 use crate::contents::{Artifact, Stream, StreamKey, StreamKind};
@@ -54,7 +54,7 @@ const KIND_RUNS: u8 = 0;
 /// The kind byte of an index frame.
 pub(crate) const KIND_INDEX: u8 = 1;
 /// Bytes of one index entry.
-pub(crate) const INDEX_ENTRY_LEN: usize = 24;
+const INDEX_ENTRY_LEN: usize = 24;
 const MAGIC: &[u8; 8] = b"RUNLOGCT";
 pub(crate) const HEADER_LEN: u64 = 12;
 pub(crate) const FRAME_HEADER_LEN: u64 = 8;
@@ -365,16 +365,7 @@ impl CatalogImage {
         if version >= INDEXED_VERSION {
             match d.u8()? {
                 KIND_RUNS => {}
-                KIND_INDEX => {
-                    let count = d.u32()? as usize;
-                    if body.len() != 5 + count * INDEX_ENTRY_LEN {
-                        return Err((
-                            1,
-                            format!("an index of {count} entries in {} bytes", body.len()),
-                        ));
-                    }
-                    return Ok(());
-                }
+                KIND_INDEX => return index_entries(body).map(|_| ()),
                 other => return Err((0, format!("unknown frame kind {other}"))),
             }
         }
@@ -463,27 +454,89 @@ fn frame_of(body: &[u8]) -> Vec<u8> {
     frame
 }
 
-/// `frames` followed by the index frame of their records: the bytes a
-/// flush appends, or one group of a base.
-fn with_index(frames: &[RunsFrame]) -> Vec<u8> {
-    let total: usize = frames.iter().map(|f| f.bytes.len()).sum();
+/// The index frame of `frames`' records, for writing right after them.
+fn index_frame(frames: &[RunsFrame]) -> Vec<u8> {
     let count: usize = frames.iter().map(|f| f.records.len()).sum();
     let mut index = Vec::with_capacity(5 + count * INDEX_ENTRY_LEN);
     index.push(KIND_INDEX);
     index.extend_from_slice(&(count as u32).to_le_bytes());
-    let mut out = Vec::with_capacity(total + index.capacity() + FRAME_HEADER_LEN as usize);
+    let mut back: u64 = frames.iter().map(|f| f.bytes.len() as u64).sum();
     for frame in frames {
-        let back = (total - out.len()) as u64;
         for (run, name_crc, record_at) in &frame.records {
             index.extend_from_slice(&name_crc.to_le_bytes());
             index.extend_from_slice(&run.0.to_le_bytes());
             index.extend_from_slice(&back.to_le_bytes());
             index.extend_from_slice(&record_at.to_le_bytes());
         }
-        out.extend_from_slice(&frame.bytes);
+        back -= frame.bytes.len() as u64;
     }
-    out.extend_from_slice(&frame_of(&index));
-    out
+    frame_of(&index)
+}
+
+/// One entry of an index frame: the run's name CRC, its id, how many bytes
+/// before the index frame its runs frame starts, and where the record
+/// starts in that frame's body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct IndexEntry {
+    pub name_crc: u32,
+    pub run: RunId,
+    pub back: u64,
+    pub record_at: u32,
+}
+
+/// The entries of an index frame's `body` (kind byte included), once its
+/// length is checked against its count.
+pub(crate) fn index_entries(
+    body: &[u8],
+) -> Result<impl Iterator<Item = IndexEntry> + '_, DecodeError> {
+    let count = body.get(1..5).map_or(0, |b| {
+        u32::from_le_bytes(b.try_into().expect("4 bytes")) as usize
+    });
+    if body.len() < 5 || body.len() != 5 + count * INDEX_ENTRY_LEN {
+        return Err((
+            1,
+            format!("an index of {count} entries in {} bytes", body.len()),
+        ));
+    }
+    Ok(body[5..].chunks_exact(INDEX_ENTRY_LEN).map(|entry| {
+        let u64_at = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().expect("8"));
+        IndexEntry {
+            name_crc: u32::from_le_bytes(entry[..4].try_into().expect("4")),
+            run: RunId(u64_at(4)),
+            back: u64_at(12),
+            record_at: u32::from_le_bytes(entry[20..24].try_into().expect("4")),
+        }
+    }))
+}
+
+/// Reads exactly `buf.len()` bytes of `file` (at `path`) from byte `at`; a
+/// file that ends first is `Corrupt`, `why` saying why the bytes must be
+/// there.
+pub(crate) fn read_exact_at(
+    file: &dyn ReadAt,
+    path: &Path,
+    buf: &mut [u8],
+    at: u64,
+    why: &str,
+) -> Result<()> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        let n = file
+            .read_at(&mut buf[filled..], at + filled as u64)
+            .map_err(|e| Error::io("read", path, e))?;
+        if n == 0 {
+            return Err(Error::Corrupt {
+                file: path.to_path_buf(),
+                offset: at + filled as u64,
+                reason: format!(
+                    "the file ends before byte {}, which {why}",
+                    at + buf.len() as u64
+                ),
+            });
+        }
+        filled += n;
+    }
+    Ok(())
 }
 
 /// Reads the catalog the MANIFEST points at, frame by frame (memory stays
@@ -667,28 +720,34 @@ pub(crate) fn append(
     at: &CatalogRef,
     frames: &[RunsFrame],
 ) -> Result<CatalogRef> {
-    append_bytes(storage, dir, at, &with_index(frames))
+    let index = index_frame(frames);
+    let pieces: Vec<&[u8]> = frames
+        .iter()
+        .map(|f| f.bytes.as_slice())
+        .chain([index.as_slice()])
+        .collect();
+    append_bytes(storage, dir, at, &pieces)
 }
 
-/// Appends `bytes` (whole frames, index frames among them) to the catalog
-/// file at `at`, as [`append`] does.
+/// Appends `pieces` (whole frames, index frames among them) in turn to the
+/// catalog file at `at`, as [`append`] does.
 pub(crate) fn append_bytes(
     storage: &dyn Storage,
     dir: &Path,
     at: &CatalogRef,
-    bytes: &[u8],
+    pieces: &[&[u8]],
 ) -> Result<CatalogRef> {
     let path = catalog_path(dir, at.file_no);
     storage
         .open_append(&path)
         .and_then(|file| {
             file.truncate(at.len)?;
-            file.append(bytes)?;
+            pieces.iter().try_for_each(|piece| file.append(piece))?;
             file.sync()
         })
         .map_err(|e| Error::io("append to", &path, e))?;
     Ok(CatalogRef {
-        len: at.len + bytes.len() as u64,
+        len: at.len + pieces.iter().map(|p| p.len() as u64).sum::<u64>(),
         ..*at
     })
 }
@@ -712,9 +771,11 @@ pub(crate) fn create(
     let mut len = header.len() as u64;
     file.append(&header).map_err(io)?;
     while let Some(frame) = next_frame() {
-        let bytes = with_index(std::slice::from_ref(&frame));
-        file.append(&bytes).map_err(io)?;
-        len += bytes.len() as u64;
+        let index = index_frame(std::slice::from_ref(&frame));
+        for piece in [&frame.bytes, &index] {
+            file.append(piece).map_err(io)?;
+            len += piece.len() as u64;
+        }
     }
     file.sync().map_err(io)?;
     storage

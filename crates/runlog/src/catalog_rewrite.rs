@@ -54,7 +54,7 @@ pub(crate) fn rewrite_if_due(shared: &Shared) -> Result<bool> {
     let new = if appended.is_empty() {
         base
     } else {
-        catalog_file::append_bytes(shared.storage(), &shared.dir, &base, &appended)?
+        catalog_file::append_bytes(shared.storage(), &shared.dir, &base, &[&appended])?
     };
     {
         let state = shared.state.read();
@@ -77,19 +77,6 @@ fn read_range(shared: &Shared, path: &std::path::Path, from: u64, to: u64) -> Re
         .storage()
         .open_read_at(path)
         .map_err(|e| Error::io("open", path, e))?;
-    let mut filled = 0;
-    while filled < bytes.len() {
-        let n = file
-            .read_at(&mut bytes[filled..], from + filled as u64)
-            .map_err(|e| Error::io("read", path, e))?;
-        if n == 0 {
-            return Err(Error::Corrupt {
-                file: path.to_path_buf(),
-                offset: from + filled as u64,
-                reason: format!("the file ends before byte {to}, which a flush appended"),
-            });
-        }
-        filled += n;
-    }
+    catalog_file::read_exact_at(file.as_ref(), path, &mut bytes, from, "a flush appended")?;
     Ok(bytes)
 }

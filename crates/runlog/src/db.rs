@@ -579,14 +579,25 @@ pub(crate) fn absorb(stats: &mut Option<Stats>, newer: &Stats) {
 /// every attempt is no race: the error names the missing file, the WAL gap
 /// or the damage.
 fn load_read_only(options: &DbBuilder, open: &HashMap<u64, Arc<SegmentHandle>>) -> Result<State> {
+    retry_while_writer_moves(|| match try_load_read_only(options, open) {
+        Err(e) if is_not_found(&e) => Ok(Err(missing(e))),
+        other => other,
+    })
+}
+
+/// Runs `attempt` of a reader that takes no lock until it answers, up to
+/// 50 times 5 ms apart (250 ms): `Ok(Err(why))` means that what it read
+/// did not fit together, as when a writer replaced files between its
+/// reads; after the last attempt, `why` is the error.
+pub(crate) fn retry_while_writer_moves<T>(
+    mut attempt: impl FnMut() -> Result<Result<T>>,
+) -> Result<T> {
     const ATTEMPTS: usize = 50;
     let mut last = None;
     for _ in 0..ATTEMPTS {
-        match try_load_read_only(options, open) {
-            Ok(Ok(state)) => return Ok(state),
-            Ok(Err(why)) => last = Some(why),
-            Err(e) if is_not_found(&e) => last = Some(missing(e)),
-            Err(e) => return Err(e),
+        match attempt()? {
+            Ok(answer) => return Ok(answer),
+            Err(why) => last = Some(why),
         }
         std::thread::sleep(Duration::from_millis(5));
     }

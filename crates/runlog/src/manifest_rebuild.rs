@@ -44,7 +44,7 @@ struct Candidate {
     path: PathBuf,
     file_no: u64,
     provenance: Provenance,
-    max_series: Option<SeriesId>,
+    /// Its series, ascending.
     series: Vec<SeriesId>,
 }
 
@@ -74,7 +74,6 @@ pub(crate) fn rebuild(dir: &Path) -> Result<Vec<String>> {
                     path,
                     file_no,
                     provenance,
-                    max_series: series.last().copied(),
                     series,
                 });
             }
@@ -110,7 +109,7 @@ pub(crate) fn rebuild(dir: &Path) -> Result<Vec<String>> {
     let recovered = adopt_unnamed(&mut catalog, &unnamed, &mut notes);
     let above_segments = chosen
         .iter()
-        .filter_map(|c| c.max_series)
+        .filter_map(|c| c.series.last().copied())
         .max()
         .map_or(0, |id| id + 1);
     catalog.next_series = catalog.next_series.max(above_segments);

@@ -53,8 +53,7 @@ impl Provenance {
         if bytes.is_empty() {
             return Ok(None);
         }
-        // The metadata ends the footer, which the 32-byte trailer follows.
-        let at = reader.file_len() - 32 - bytes.len() as u64;
+        let at = reader.metadata_offset();
         let corrupt = |reason: String| Error::Corrupt {
             file: path.to_path_buf(),
             offset: at,

@@ -18,21 +18,17 @@
 //! writer replaced files between its reads.
 
 use std::collections::{BTreeMap, HashMap};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use runlog_segment::{SegmentLookup, SegmentReader, SeriesId, Stats};
-use runlog_wal::{FsStorage, Lsn, RecoveryMode, Storage, WalReader};
+use runlog_wal::{FsStorage, Lsn, ReadAt, RecoveryMode, Storage, WalReader};
 
 use crate::catalog::{Catalog, Interner, RunEntry, RunInfo};
 use crate::catalog_file::{
-    self, CatalogImage, FRAME_HEADER_LEN, HEADER_LEN, INDEX_ENTRY_LEN, INDEXED_VERSION, KIND_INDEX,
-    RunRecord,
+    self, CatalogImage, FRAME_HEADER_LEN, HEADER_LEN, INDEXED_VERSION, KIND_INDEX, RunRecord,
 };
-use crate::db::{absorb, is_not_found};
+use crate::db::{absorb, is_not_found, retry_while_writer_moves};
 use crate::manifest::{ManifestHead, StoredManifest, segment_path};
 use crate::memtable::Memtable;
 use crate::ops::{Op, Record};
@@ -156,22 +152,11 @@ impl RunLookup {
     }
 }
 
-/// How many times a lookup starts again when a writer replaced files
-/// between its reads.
-const ATTEMPTS: usize = 50;
-
 fn look_up(dir: &Path, wanted: &Wanted<'_>) -> Result<Vec<RunLookup>> {
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        match attempt(dir, wanted) {
-            Ok(Outcome::Found(runs)) => return Ok(runs),
-            Ok(Outcome::WholeOpen) => return whole_open(dir, wanted),
-            Ok(Outcome::Moved(why)) => last = Some(why),
-            Err(e) => return Err(e),
-        }
-        std::thread::sleep(Duration::from_millis(5));
+    match retry_while_writer_moves(|| attempt(dir, wanted))? {
+        Outcome::Found(runs) => Ok(runs),
+        Outcome::WholeOpen => whole_open(dir, wanted),
     }
-    Err(last.expect("every failed attempt says why"))
 }
 
 /// The same answer from a whole read-only open.
@@ -187,33 +172,32 @@ fn whole_open(dir: &Path, wanted: &Wanted<'_>) -> Result<Vec<RunLookup>> {
         .collect())
 }
 
-/// What one attempt came to.
+/// What an attempt that fit together came to.
 enum Outcome {
     Found(Vec<RunLookup>),
     /// The files are of a kind only a whole open reads.
     WholeOpen,
-    /// A writer moved on between two reads (or a file is missing: the
-    /// error of the last attempt says so).
-    Moved(Error),
 }
 
-fn attempt(dir: &Path, wanted: &Wanted<'_>) -> Result<Outcome> {
+/// One attempt; `Ok(Err(why))` if a writer moved on between two reads (or
+/// a file is missing: the error of the last attempt says so).
+fn attempt(dir: &Path, wanted: &Wanted<'_>) -> Result<Result<Outcome>> {
     let head = match StoredManifest::read(&FsStorage, dir)? {
         Some(StoredManifest::Head(head)) => head,
-        _ => return Ok(Outcome::WholeOpen),
+        _ => return Ok(Ok(Outcome::WholeOpen)),
     };
-    let moved = |error: Error| -> Result<Outcome> {
+    let moved = |error: Error| -> Result<Result<Outcome>> {
         let now = StoredManifest::read(&FsStorage, dir)?;
         let same = now.is_some_and(|now| now.listed() == (head.flushed_lsn, &head.segments[..]));
         if same && !is_not_found(&error) {
             Err(error)
         } else {
-            Ok(Outcome::Moved(error))
+            Ok(Err(error))
         }
     };
     let records = match catalog_records(dir, &head, wanted) {
         Ok(Some(records)) => records,
-        Ok(None) => return Ok(Outcome::WholeOpen),
+        Ok(None) => return Ok(Ok(Outcome::WholeOpen)),
         Err(e) => return moved(e),
     };
     let mut catalog = CatalogImage {
@@ -226,17 +210,17 @@ fn attempt(dir: &Path, wanted: &Wanted<'_>) -> Result<Outcome> {
     }
     match apply_wal_tail(dir, head.flushed_lsn, wanted, &mut catalog) {
         Ok(true) => {}
-        Ok(false) => return Ok(Outcome::WholeOpen),
+        Ok(false) => return Ok(Ok(Outcome::WholeOpen)),
         Err(e) => return moved(e),
     }
-    Ok(Outcome::Found(
+    Ok(Ok(Outcome::Found(
         catalog
             .runs
             .values()
             .filter(|entry| !entry.deleted && !entry.staged && wanted.matches(&entry.info))
             .map(|entry| RunLookup::of(entry, &catalog, false))
             .collect(),
-    ))
+    )))
 }
 
 /// A frame of the catalog file: where it starts, its body's length and
@@ -255,31 +239,41 @@ fn catalog_records(
     wanted: &Wanted<'_>,
 ) -> Result<Option<BTreeMap<RunId, RunRecord>>> {
     let path = catalog_file::catalog_path(dir, head.catalog.file_no);
-    let file = File::open(&path).map_err(|e| Error::io("open", &path, e))?;
+    let file = FsStorage
+        .open_read_at(&path)
+        .map_err(|e| Error::io("open", &path, e))?;
+    let file = file.as_ref();
     let mut header = [0u8; HEADER_LEN as usize];
-    read_exact_at(&file, &path, &mut header, 0)?;
+    read_exact_at(file, &path, &mut header, 0)?;
     if catalog_file::check_header(&header, &path)? < INDEXED_VERSION {
         return Ok(None);
     }
-    let frames = frame_headers(&file, &path, head.catalog.len)?;
+    let frames = frame_headers(file, &path, head.catalog.len)?;
     let mut newest: BTreeMap<RunId, (u64, u32)> = BTreeMap::new();
     for index in frames.iter().rev().filter(|f| f.kind == KIND_INDEX) {
-        let body = frame_body(&file, &path, index)?;
-        for entry in body[5..].chunks_exact(INDEX_ENTRY_LEN) {
-            let field = |at: usize| u64::from_le_bytes(entry[at..at + 8].try_into().expect("8"));
-            let name_crc = u32::from_le_bytes(entry[..4].try_into().expect("4"));
-            let run = RunId(field(4));
-            if !wanted.may_be(name_crc, run) || newest.contains_key(&run) {
+        let body = frame_body(file, &path, index)?;
+        let entries =
+            catalog_file::index_entries(&body).map_err(|(at, reason)| Error::Corrupt {
+                file: path.clone(),
+                offset: index.at + FRAME_HEADER_LEN + at as u64,
+                reason,
+            })?;
+        for entry in entries {
+            if !wanted.may_be(entry.name_crc, entry.run) || newest.contains_key(&entry.run) {
                 continue;
             }
-            let back = field(12);
-            let record_at = u32::from_le_bytes(entry[20..24].try_into().expect("4"));
-            let frame_at = index.at.checked_sub(back).ok_or_else(|| Error::Corrupt {
-                file: path.clone(),
-                offset: index.at,
-                reason: format!("an index entry points {back} bytes before the file starts"),
-            })?;
-            newest.insert(run, (frame_at, record_at));
+            let frame_at = index
+                .at
+                .checked_sub(entry.back)
+                .ok_or_else(|| Error::Corrupt {
+                    file: path.clone(),
+                    offset: index.at,
+                    reason: format!(
+                        "an index entry points {} bytes before the file starts",
+                        entry.back
+                    ),
+                })?;
+            newest.insert(entry.run, (frame_at, entry.record_at));
         }
     }
     let mut records = BTreeMap::new();
@@ -297,7 +291,7 @@ fn catalog_records(
         let body = match bodies.entry(frame_at) {
             std::collections::hash_map::Entry::Occupied(known) => known.into_mut(),
             std::collections::hash_map::Entry::Vacant(new) => {
-                new.insert(frame_body(&file, &path, frame)?)
+                new.insert(frame_body(file, &path, frame)?)
             }
         };
         let body_at = frame_at + FRAME_HEADER_LEN;
@@ -326,7 +320,7 @@ fn catalog_records(
 
 /// The header of every frame among the first `len` bytes of the catalog
 /// file, with its kind byte.
-fn frame_headers(file: &File, path: &Path, len: u64) -> Result<Vec<FrameAt>> {
+fn frame_headers(file: &dyn ReadAt, path: &Path, len: u64) -> Result<Vec<FrameAt>> {
     let mut frames = Vec::new();
     let mut at = HEADER_LEN;
     while at < len {
@@ -358,9 +352,8 @@ fn cut_short(path: &Path, at: u64, len: u64) -> Error {
     }
 }
 
-/// The body of `frame`, once its CRC is checked (and, for an index frame,
-/// its length against its count).
-fn frame_body(file: &File, path: &Path, frame: &FrameAt) -> Result<Vec<u8>> {
+/// The body of `frame`, once its CRC is checked.
+fn frame_body(file: &dyn ReadAt, path: &Path, frame: &FrameAt) -> Result<Vec<u8>> {
     let mut bytes = vec![0u8; (FRAME_HEADER_LEN + frame.body_len) as usize];
     read_exact_at(file, path, &mut bytes, frame.at)?;
     let stored = u32::from_le_bytes(bytes[4..8].try_into().expect("4"));
@@ -373,22 +366,12 @@ fn frame_body(file: &File, path: &Path, frame: &FrameAt) -> Result<Vec<u8>> {
             reason: format!("checksum mismatch: stored {stored:#010x}, computed {got:#010x}"),
         });
     }
-    if frame.kind == KIND_INDEX {
-        let count = u32::from_le_bytes(body[1..5].try_into().unwrap_or_default()) as usize;
-        if body.len() != 5 + count * INDEX_ENTRY_LEN {
-            return Err(Error::Corrupt {
-                file: path.to_path_buf(),
-                offset: frame.at + FRAME_HEADER_LEN,
-                reason: format!("an index of {count} entries in {} bytes", body.len()),
-            });
-        }
-    }
     Ok(body)
 }
 
-fn read_exact_at(file: &File, path: &Path, buf: &mut [u8], at: u64) -> Result<()> {
-    file.read_exact_at(buf, at)
-        .map_err(|e| Error::io("read", path, e))
+/// Reads bytes the MANIFEST says the catalog file holds.
+fn read_exact_at(file: &dyn ReadAt, path: &Path, buf: &mut [u8], at: u64) -> Result<()> {
+    catalog_file::read_exact_at(file, path, buf, at, "the MANIFEST counts")
 }
 
 /// Folds into `catalog` the statistics every segment holds of its series,
