@@ -6,8 +6,8 @@
 //! opening read-only and answering one run's params and latest value (in a
 //! fresh child process, with its peak RSS), whole (`Db::open_read_only`)
 //! and reading only where the run is (`RunLookup`, what `runlog-db params`
-//! and `latest` use), and the full run list with every metric's, then one
-//! metric's, last/min/max.
+//! and `latest` use), the segments left and their levels, and the full run
+//! list with every metric's, then one metric's, last/min/max.
 //!
 //! `cargo run --release -p runlog-benches --bin engine-many-runs [N ...]`
 //! (default 10000 100000 1000000), in a scratch directory under `$TMPDIR`.
@@ -195,6 +195,12 @@ fn measure(runs: usize) {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
     let db = Db::open_read_only(dir.path()).expect("open read-only");
+    let segments = db.segment_files();
+    println!(
+        "segments: {}, levels {:?}",
+        segments.len(),
+        segments.iter().map(|s| s.1).collect::<std::collections::BTreeSet<_>>()
+    );
     for (what, metrics) in [
         ("every metric's", None),
         ("one metric's", Some(vec![METRICS[0].to_string()])),

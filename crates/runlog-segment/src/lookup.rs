@@ -31,6 +31,8 @@ pub struct SegmentLookup {
     blocks: BlockTable,
     series_count: u64,
     chunk_count: u64,
+    /// Its lowest and highest series id (none if it holds no series).
+    ids: Option<(SeriesId, SeriesId)>,
 }
 
 impl SegmentLookup {
@@ -67,6 +69,7 @@ impl SegmentLookup {
             blocks,
             series_count: 0,
             chunk_count: 0,
+            ids: None,
         };
         let mut counts = FieldReader::new(lookup.footer_bytes(0, 8)?);
         let (series, chunks) = (counts.u32(), counts.u32());
@@ -79,6 +82,13 @@ impl SegmentLookup {
                 0,
                 "footer length does not match its series and chunk counts",
             ));
+        }
+        // Most segments of a database with many runs hold none of a given
+        // series: their first and last entries say so without a search.
+        if lookup.series_count > 0 {
+            let first = lookup.series_entry(0)?.0;
+            let last = lookup.series_entry(lookup.series_count - 1)?.0;
+            lookup.ids = Some((first, last));
         }
         Ok(Some(lookup))
     }
@@ -138,6 +148,12 @@ impl SegmentLookup {
 
     /// The index range of series `id`'s chunks, if the segment holds it.
     fn find(&self, id: SeriesId) -> Result<Option<Range<u64>>> {
+        if !self
+            .ids
+            .is_some_and(|(first, last)| (first..=last).contains(&id))
+        {
+            return Ok(None);
+        }
         let (mut low, mut high) = (0, self.series_count);
         while low < high {
             let middle = low + (high - low) / 2;

@@ -105,6 +105,12 @@ impl SegmentReader {
     }
 
     fn find(&self, id: SeriesId) -> Option<&SeriesMeta> {
+        // Most segments of a database with many runs hold none of a given
+        // series: their id range says so without a search.
+        let (first, last) = (self.series.first()?, self.series.last()?);
+        if id < first.id || id > last.id {
+            return None;
+        }
         self.series
             .binary_search_by_key(&id, |s| s.id)
             .ok()

@@ -6,14 +6,17 @@
 //!
 //! Compaction policy (tiered; `compaction_policy` chooses): segments stay
 //! in the order their points were logged, oldest first, with levels
-//! non-increasing. Whenever [`crate::COMPACTION_FANIN`] neighbours have the same
-//! level `L`, anywhere in the list, they are merged into one segment of
-//! level `L + 1` in their place. A database of `F` flushed memtables so
-//! holds at most `(FANIN - 1)` segments per level once the compactor has
-//! caught up, that is `O(FANIN · log_FANIN F)` files, and a point is
-//! rewritten once per level: write amplification `log_FANIN F` (4 for 256
-//! flushes). Merging only neighbours keeps "older segment = logged
-//! earlier", which the ordering contract relies on for equal steps.
+//! non-increasing. A level's neighbours whose series id ranges are
+//! pairwise disjoint form a sorted run; whenever [`crate::COMPACTION_FANIN`]
+//! neighbouring sorted runs have the same level `L`, anywhere in the list,
+//! their segments are merged into one segment of level `L + 1` in their
+//! place. A series so lives in at most `FANIN - 1` segments per level once
+//! the compactor has caught up, in `O(FANIN · log_FANIN F)` segments after
+//! `F` flushes, and a point is rewritten at most once per level: write
+//! amplification at most `log_FANIN F` (4 for 256 flushes), and none for
+//! segments that share no ids (the flushes of many short runs). Merging
+//! only neighbours keeps "older segment = logged earlier", which the
+//! ordering contract relies on for equal steps.
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -27,9 +30,9 @@ use runlog_segment::{ChunkMeta, Columns, EncodedChunk, SegmentWriter, SeriesId};
 use runlog_wal::Lsn;
 
 use crate::blobs::BlobHash;
-use crate::catalog_file::{self, CatalogRef};
+use crate::catalog_file::{self, CatalogRef, RunsFrame};
 use crate::catalog_rewrite;
-use crate::compaction_policy::next_merge;
+use crate::compaction_policy::{Shape, next_merge};
 use crate::db::{Shared, manifest_of};
 use crate::manifest::{SegmentEntry, segment_path};
 use crate::memtable::Memtable;
@@ -184,11 +187,24 @@ fn append_catalog_changes(shared: &Shared, at: &CatalogRef) -> Result<CatalogRef
         return Ok(*at);
     }
     let frames = catalog_file::encode_frames(&shared.state.read().catalog, &runs, experiments);
-    catalog_file::append(shared.storage(), &shared.dir, at, &frames).inspect_err(|_| {
-        let changes = &mut shared.state.write().catalog.changes;
-        changes.runs.extend(runs);
-        changes.experiments |= experiments;
-    })
+    match catalog_file::append(shared.storage(), &shared.dir, at, &frames) {
+        Ok(appended) => {
+            let catalog = &mut shared.state.write().catalog;
+            catalog.file_garbage += RunsFrame::replaced_by(&frames);
+            for run in &runs {
+                if let Some(entry) = catalog.runs.get_mut(run) {
+                    entry.recorded = true;
+                }
+            }
+            Ok(appended)
+        }
+        Err(error) => {
+            let changes = &mut shared.state.write().catalog.changes;
+            changes.runs.extend(runs);
+            changes.experiments |= experiments;
+            Err(error)
+        }
+    }
 }
 
 /// Deletes the blobs released by WAL records up to `covered_lsn` (which a
@@ -327,8 +343,8 @@ pub(crate) fn compact_step(shared: &Shared) -> Result<bool> {
     let (inputs, level, provenance) = {
         let state = shared.state.read();
         let segments = &state.segments;
-        let levels: Vec<u32> = segments.iter().map(|s| s.entry.level).collect();
-        let Some(merge) = next_merge(&levels) else {
+        let shapes: Vec<Shape> = segments.iter().map(|s| s.shape()).collect();
+        let Some(merge) = next_merge(&shapes) else {
             return Ok(false);
         };
         let provenance = merged_provenance(

@@ -209,6 +209,9 @@ pub(crate) struct RunEntry {
     pub artifacts: BTreeMap<String, Artifact>,
     /// Text logs and text series.
     pub streams: BTreeMap<StreamKey, Stream>,
+    /// Whether the catalog file holds a record of it, which its next
+    /// record replaces.
+    pub recorded: bool,
 }
 
 impl RunEntry {
@@ -271,6 +274,9 @@ pub(crate) struct Catalog {
     pub experiments: Experiments,
     /// What changed since the catalog file last recorded it.
     pub changes: Changes,
+    /// About how many bytes of the catalog file newer records replaced
+    /// since its base was written: what decides when it is rewritten.
+    pub file_garbage: u64,
 }
 
 /// The runs changed since the catalog file last recorded them, and whether
@@ -381,6 +387,7 @@ impl Catalog {
                 tables: BTreeMap::new(),
                 artifacts: BTreeMap::new(),
                 streams: BTreeMap::new(),
+                recorded: false,
             },
         );
     }

@@ -58,9 +58,11 @@ const INDEX_ENTRY_LEN: usize = 24;
 const MAGIC: &[u8; 8] = b"RUNLOGCT";
 pub(crate) const HEADER_LEN: u64 = 12;
 pub(crate) const FRAME_HEADER_LEN: u64 = 8;
-/// A file is rewritten as one base once its changes outgrow the base
-/// twice over (and this many bytes): every byte of the catalog is then
-/// written a bounded number of times, whatever the catalog's size.
+/// A file is rewritten as one base once more than half of it is records
+/// that newer ones replaced, and more than this many bytes: every byte of
+/// a run's newest record is then written a bounded number of times,
+/// whatever the catalog's size, and records that nothing replaced (the
+/// runs of a sweep or an import, written once) are never copied.
 const REWRITE_SLACK: u64 = 1 << 20;
 
 /// Where the catalog is, as the MANIFEST records it.
@@ -75,9 +77,10 @@ pub(crate) struct CatalogRef {
 }
 
 impl CatalogRef {
-    /// Whether the changes appended since the base outgrew it.
-    pub(crate) fn wants_rewrite(&self) -> bool {
-        self.len - self.base_len > self.base_len.saturating_mul(2) + REWRITE_SLACK
+    /// Whether the file is due for a rewrite, with about `garbage` of its
+    /// bytes replaced by newer records ([`Catalog::file_garbage`]).
+    pub(crate) fn wants_rewrite(&self, garbage: u64) -> bool {
+        garbage > REWRITE_SLACK && garbage.saturating_mul(2) > self.len
     }
 }
 
@@ -307,6 +310,9 @@ pub(crate) struct CatalogImage {
     pub experiments: Option<Experiments>,
     pub next_run: u64,
     pub next_series: u64,
+    /// About how many bytes of the frames applied newer records replaced
+    /// (a replaced record taken to be as long as the one replacing it).
+    pub replaced: u64,
 }
 
 impl CatalogImage {
@@ -334,6 +340,7 @@ impl CatalogImage {
                 }
                 entry.artifacts = record.artifacts;
                 entry.streams = record.streams;
+                entry.recorded = true;
             }
             if record.deleted {
                 deleted.push(id);
@@ -348,6 +355,7 @@ impl CatalogImage {
         catalog.count_blob_refs();
         catalog.released.clear();
         catalog.changes = Default::default();
+        catalog.file_garbage = self.replaced;
         catalog.next_run = catalog.next_run.max(self.next_run);
         catalog.next_series = catalog.next_series.max(self.next_series);
         catalog
@@ -374,12 +382,21 @@ impl CatalogImage {
         let at = d.position();
         match d.u8()? {
             0 => {}
-            1 => self.experiments = Some(Experiments::decode(&mut d)?),
+            1 => {
+                let replaces = self.experiments.is_some();
+                self.experiments = Some(Experiments::decode(&mut d)?);
+                if replaces {
+                    self.replaced += (d.position() - at) as u64;
+                }
+            }
             other => return Err((at, format!("experiments flag {other}, not 0 or 1"))),
         }
         for _ in 0..d.len(60)? {
+            let at = d.position();
             let record = decode_run(&mut d, names)?;
-            self.runs.insert(record.info.id, record);
+            if self.runs.insert(record.info.id, record).is_some() {
+                self.replaced += (d.position() - at) as u64;
+            }
         }
         if !d.is_done() {
             return Err((d.position(), "bytes after the last run record".into()));
@@ -389,8 +406,10 @@ impl CatalogImage {
 }
 
 /// A frame's body is closed once it holds this many bytes, and the next
-/// run record starts another frame.
-const FRAME_TARGET_BYTES: usize = 16 << 20;
+/// run record starts another frame: a reader of one run reads and checks
+/// the whole frame holding its record, so frames stay small, whether a
+/// base or a flush's changes wrote them.
+const FRAME_TARGET_BYTES: usize = 1 << 20;
 
 /// A frame of run records, encoded, with each record's run, name CRC and
 /// offset in the frame's body: what its index frame lists.
@@ -398,6 +417,17 @@ const FRAME_TARGET_BYTES: usize = 16 << 20;
 pub(crate) struct RunsFrame {
     bytes: Vec<u8>,
     records: Vec<(RunId, u32, u32)>,
+    /// About how many bytes of the file it replaces once appended: its
+    /// records of runs the file already holds, and its experiments
+    /// section (each replaced record taken to be as long as the new one).
+    replaces: u64,
+}
+
+impl RunsFrame {
+    /// About how many bytes of the catalog file `frames` replace.
+    pub(crate) fn replaced_by(frames: &[RunsFrame]) -> u64 {
+        frames.iter().map(|f| f.replaces).sum()
+    }
 }
 
 /// Encodes `runs` (those the catalog holds) as frames, the first with the
@@ -413,12 +443,17 @@ pub(crate) fn encode_frames(
     loop {
         let mut records = Encoder::default();
         let mut offsets = Vec::new();
+        let mut replaces = 0;
         while records.bytes.len() < FRAME_TARGET_BYTES
             && let Some(entry) = entries.next()
         {
             let name_crc = crc32fast::hash(entry.info.name.as_bytes());
-            offsets.push((entry.info.id, name_crc, records.bytes.len()));
+            let at = records.bytes.len();
+            offsets.push((entry.info.id, name_crc, at));
             encode_run(&mut records, entry, catalog);
+            if entry.recorded {
+                replaces += (records.bytes.len() - at) as u64;
+            }
         }
         let mut e = Encoder::default();
         e.u8(KIND_RUNS);
@@ -426,7 +461,9 @@ pub(crate) fn encode_frames(
         e.u64(catalog.next_series);
         e.u8(u8::from(with_experiments));
         if with_experiments {
+            let at = e.bytes.len();
             catalog.experiments.encode(&mut e);
+            replaces += (e.bytes.len() - at) as u64;
         }
         with_experiments = false;
         e.len(offsets.len());
@@ -438,6 +475,7 @@ pub(crate) fn encode_frames(
                 .into_iter()
                 .map(|(run, crc, at)| (run, crc, (head_len + at) as u32))
                 .collect(),
+            replaces,
         });
         if entries.peek().is_none() {
             return frames;

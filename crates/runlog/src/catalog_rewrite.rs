@@ -1,5 +1,5 @@
-//! Rewriting the catalog file as one base once the changes appended to it
-//! outgrow its base (`CatalogRef::wants_rewrite`), on the compactor
+//! Rewriting the catalog file as one base once most of it is records that
+//! newer ones replaced (`CatalogRef::wants_rewrite`), on the compactor
 //! thread. Flushes go on appending to the old file while the base is
 //! written; the frames they appended meanwhile are copied after the new
 //! base, so that a run record newer than the base's still wins.
@@ -43,8 +43,11 @@ pub(crate) fn write_base(shared: &Shared, file_no: u64) -> Result<CatalogRef> {
 /// Rewrites the catalog file if it is due; returns whether it did.
 pub(crate) fn rewrite_if_due(shared: &Shared) -> Result<bool> {
     let _one_at_a_time = shared.compaction.lock();
-    let start = *shared.manifest.lock();
-    if !start.wants_rewrite() {
+    let (start, garbage_before) = {
+        let at = shared.manifest.lock();
+        (*at, shared.state.read().catalog.file_garbage)
+    };
+    if !start.wants_rewrite(garbage_before) {
         return Ok(false);
     }
     let base = write_base(shared, start.file_no + 1)?;
@@ -62,6 +65,8 @@ pub(crate) fn rewrite_if_due(shared: &Shared) -> Result<bool> {
             .write(shared.storage(), &shared.dir)?;
     }
     *current = new;
+    // What the flushes appended meanwhile replaced is in the new file too.
+    shared.state.write().catalog.file_garbage -= garbage_before;
     match shared.storage().remove_file(&old_path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
             Err(Error::io("delete replaced", &old_path, e))

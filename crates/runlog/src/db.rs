@@ -332,6 +332,7 @@ impl DbBuilder {
             None => {
                 let mut at = shared.manifest.lock();
                 *at = catalog_rewrite::write_base(&shared, first_catalog_file)?;
+                shared.state.write().catalog.file_garbage = 0;
                 let state = shared.state.read();
                 manifest_of(&state, &state.segments, state.flushed_lsn, *at)
                     .write(shared.storage(), &shared.dir)?;

@@ -5,10 +5,11 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use runlog_segment::{Columns, SegmentReader};
+use runlog_segment::{Columns, SegmentReader, SeriesId};
 use runlog_wal::Storage;
 
 use crate::Result;
+use crate::compaction_policy::Shape;
 use crate::manifest::{SegmentEntry, segment_path};
 use crate::provenance::Provenance;
 
@@ -42,6 +43,21 @@ impl SegmentHandle {
             storage: Arc::clone(storage),
             obsolete: AtomicBool::new(false),
         })
+    }
+
+    /// What the compaction policy goes by: its level and id range (an
+    /// empty segment counts as holding every id, so that it is merged
+    /// away).
+    pub(crate) fn shape(&self) -> Shape {
+        let series = self.reader.series();
+        let ids = match (series.first(), series.last()) {
+            (Some(first), Some(last)) => first.id..=last.id,
+            _ => 0..=SeriesId::MAX,
+        };
+        Shape {
+            level: self.entry.level,
+            ids,
+        }
     }
 
     /// Marks the file for deletion once no snapshot uses it.

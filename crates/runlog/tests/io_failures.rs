@@ -432,8 +432,8 @@ proptest! {
     }
 }
 
-/// Flushes that each append a 60 KiB run record outgrow the catalog's base
-/// and rewrite the file; a power cut after any of them, the rewrites too,
+/// Flushes that each append a 60 KiB run record, replacing the one before,
+/// rewrite the file; a power cut after any of them, the rewrites too,
 /// keeps everything acknowledged.
 #[test]
 fn a_power_cut_after_a_catalog_rewrite_keeps_everything_acknowledged() {
