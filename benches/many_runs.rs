@@ -199,7 +199,10 @@ fn measure(runs: usize) {
     println!(
         "segments: {}, levels {:?}",
         segments.len(),
-        segments.iter().map(|s| s.1).collect::<std::collections::BTreeSet<_>>()
+        segments
+            .iter()
+            .map(|s| s.1)
+            .collect::<std::collections::BTreeSet<_>>()
     );
     for (what, metrics) in [
         ("every metric's", None),

@@ -156,11 +156,6 @@ impl Stats {
         Some(stats)
     }
 
-    /// Adds one point that comes after all points counted so far.
-    pub fn push(&mut self, step: i64, timestamp: i64, value: f64) {
-        self.merge(&Stats::of_point(step, timestamp, value));
-    }
-
     /// Adds the points of `later`, which come after all points counted so far.
     pub fn merge(&mut self, later: &Stats) {
         self.count += later.count;
@@ -245,6 +240,34 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_equal_bit_for_bit_only() {
+        let one = Stats::of_point(1, 10, 1.0);
+        assert_eq!(one, Stats::of_point(1, 10, 1.0));
+        assert_ne!(one, Stats::of_point(1, 10, 2.0));
+        assert_ne!(one, Stats::of_point(2, 10, 1.0));
+        assert_ne!(Stats::of_point(1, 10, 0.0), Stats::of_point(1, 10, -0.0));
+        assert_eq!(
+            Stats::of_point(1, 10, f64::NAN),
+            Stats::of_point(1, 10, f64::NAN)
+        );
+    }
+
+    #[test]
+    fn a_merge_ignores_nan_of_either_sign_as_of_does() {
+        // A NaN with its sign bit set sorts below every number in IEEE
+        // total order, one without it above: both are ignored alike.
+        for nan in [f64::NAN, -f64::NAN] {
+            for (a, b) in [(nan, 2.0), (2.0, nan)] {
+                let mut merged = Stats::of_point(0, 0, a);
+                merged.merge(&Stats::of_point(1, 1, b));
+                let whole = Stats::of(&[0, 1], &[0, 1], &[a, b]).unwrap();
+                assert_eq!((merged.min, merged.max), (2.0, 2.0), "{a} then {b}");
+                assert_eq!((whole.min, whole.max), (2.0, 2.0), "{a} then {b}");
+            }
+        }
+    }
 
     #[test]
     fn nan_does_not_poison_min_and_max() {
