@@ -110,6 +110,9 @@ fn runs_written_once_are_never_copied_and_replaced_records_are() {
     let (file, len) = the_catalog(dir.path());
     assert!(len > 1_500_000, "{len} bytes");
     assert_eq!(Some(&file), first.as_ref(), "a sweep rewrote the catalog");
+    // What `runlog-db stats` reports: the bytes that count, all of them.
+    let stats = runlog::inspect::storage_stats(dir.path()).unwrap();
+    assert_eq!(stats.catalog_bytes, len);
     // Then every run's record is replaced, twice: more than half the file
     // is replaced records, and it is rewritten.
     for pass in 0..2 {

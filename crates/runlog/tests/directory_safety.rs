@@ -101,6 +101,30 @@ fn a_lost_manifest_is_an_error_and_no_segment_is_deleted() {
         assert!(error.to_string().contains("nothing was deleted"), "{error}");
     }
     assert_eq!(segment_names(dir.path()), before, "every segment kept");
+    // Segments alone, with the catalog lost too, are refused the same way.
+    fs::remove_dir_all(dir.path().join("catalog")).unwrap();
+    let error = Db::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(&error, Error::MissingFile { file, .. } if file.ends_with("MANIFEST")),
+        "{error}"
+    );
+    assert_eq!(segment_names(dir.path()), before, "every segment kept");
+}
+
+#[test]
+fn a_segments_path_that_is_not_a_folder_is_an_error_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let segments = dir.path().join("segments");
+    fs::remove_dir_all(&segments).unwrap();
+    fs::write(&segments, "not a folder").unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(error.to_string().contains("segments"), "{error}");
+    }
+    assert_eq!(fs::read(&segments).unwrap(), b"not a folder");
 }
 
 #[test]
@@ -108,12 +132,18 @@ fn only_files_named_as_the_engine_names_them_are_collected() {
     let dir = tempfile::tempdir().unwrap();
     small_database(dir.path());
     let segments = dir.path().join("segments");
-    fs::write(segments.join("intro.mp4"), "user").unwrap();
+    // A user's files, two of them named almost as segments are.
+    let theirs = ["intro.mp4", "abcdefghijklmnop.seg", "123.seg"];
+    for name in theirs {
+        fs::write(segments.join(name), "user").unwrap();
+    }
     fs::write(segments.join("0000000000000099.seg"), "abandoned").unwrap();
     fs::write(segments.join("0000000000000098.seg.tmp"), "half").unwrap();
     Db::open(dir.path()).unwrap().close().unwrap();
     let names = segment_names(dir.path());
-    assert!(names.contains(&"intro.mp4".to_string()), "{names:?}");
+    for name in theirs {
+        assert_eq!(fs::read(segments.join(name)).unwrap(), b"user", "{name}");
+    }
     assert!(
         !names
             .iter()
@@ -281,5 +311,52 @@ fn a_manifest_or_catalog_byte_that_still_decodes_is_caught_by_its_checksum() {
         }
         fs::write(&path, &original).unwrap();
         Db::open_read_only(dir.path()).unwrap();
+    }
+}
+
+#[test]
+fn a_manifest_whose_checksum_holds_but_whose_body_does_not_names_the_offset() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let path = dir.path().join("MANIFEST");
+    let mut bytes = fs::read(&path).unwrap();
+    // The body ends with the catalog reference: file, length, base length
+    // (u64 each), before the 4-byte CRC. A base longer than the file's
+    // counted length decodes, but cannot be.
+    let body_end = bytes.len() - 4;
+    let reference_at = body_end - 24;
+    let len = u64::from_le_bytes(bytes[body_end - 16..body_end - 8].try_into().unwrap());
+    bytes[body_end - 8..body_end].copy_from_slice(&(len + 1).to_le_bytes());
+    let crc = crc32fast::hash(&bytes[20..body_end]);
+    bytes[body_end..].copy_from_slice(&crc.to_le_bytes());
+    fs::write(&path, &bytes).unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        match &error {
+            Error::Corrupt { file, offset, .. } => {
+                assert_eq!((file, *offset), (&path, reference_at as u64), "{error}")
+            }
+            other => panic!("{other}"),
+        }
+    }
+}
+
+#[test]
+fn a_manifest_that_cannot_be_read_is_an_error_not_a_lost_one() {
+    let dir = tempfile::tempdir().unwrap();
+    small_database(dir.path());
+    let path = dir.path().join("MANIFEST");
+    fs::remove_file(&path).unwrap();
+    fs::create_dir(&path).unwrap();
+    for error in [
+        Db::open(dir.path()).unwrap_err(),
+        Db::open_read_only(dir.path()).unwrap_err(),
+    ] {
+        assert!(
+            matches!(&error, Error::Io { path: p, .. } if *p == path),
+            "{error}"
+        );
     }
 }

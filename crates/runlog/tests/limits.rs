@@ -292,3 +292,24 @@ fn implicit_steps_past_i64_max_are_refused() {
     );
     assert_eq!(db.stats(run, "acc").unwrap().count, 4);
 }
+
+#[test]
+fn a_memtable_under_64_kib_is_refused_by_name_and_nothing_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    for bytes in [0, 1000, (64 << 10) - 1] {
+        match Db::builder(&db).memtable_bytes(bytes).open() {
+            Err(Error::InvalidOption { name, value, .. }) => {
+                assert_eq!((name, value), ("memtable_bytes", bytes.to_string()))
+            }
+            other => panic!("{bytes} bytes: {:?}", other.map(|_| ())),
+        }
+        assert!(!db.exists(), "{bytes} bytes created the database");
+    }
+    Db::builder(&db)
+        .memtable_bytes(64 << 10)
+        .open()
+        .unwrap()
+        .close()
+        .unwrap();
+}
