@@ -13,6 +13,14 @@ use common::segment_names;
 use runlog::{Db, Durability, Error};
 use runlog_wal::{Lsn, Wal};
 
+/// The errors of a writer's and a reader's open of `dir`, each refused.
+fn both_opens_refuse(dir: &Path) -> [Error; 2] {
+    [
+        Db::open(dir).unwrap_err(),
+        Db::open_read_only(dir).unwrap_err(),
+    ]
+}
+
 fn small_database(dir: &Path) {
     let db = Db::builder(dir)
         .durability(Durability::Sync)
@@ -29,10 +37,7 @@ fn small_database(dir: &Path) {
 fn a_directory_holding_other_files_is_refused_and_left_as_it_was() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("notes.txt"), "mine").unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(
             matches!(&error, Error::NotADatabase { found, .. } if found.contains("notes.txt")),
             "{error}"
@@ -90,10 +95,7 @@ fn a_lost_manifest_is_an_error_and_no_segment_is_deleted() {
     let before = segment_names(dir.path());
     assert!(!before.is_empty());
     fs::remove_file(dir.path().join("MANIFEST")).unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(
             matches!(&error, Error::MissingFile { file, .. } if file.ends_with("MANIFEST")),
             "{error}"
@@ -118,10 +120,7 @@ fn a_segments_path_that_is_not_a_folder_is_an_error_and_left_alone() {
     let segments = dir.path().join("segments");
     fs::remove_dir_all(&segments).unwrap();
     fs::write(&segments, "not a folder").unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(error.to_string().contains("segments"), "{error}");
     }
     assert_eq!(fs::read(&segments).unwrap(), b"not a folder");
@@ -193,10 +192,7 @@ fn a_wal_that_does_not_continue_the_manifest_is_refused() {
         .unwrap()
         .close()
         .unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(matches!(error, Error::WalGap { .. }), "{error}");
     }
 }
@@ -208,10 +204,7 @@ fn a_deleted_wal_is_refused_until_repair_starts_it_again() {
     fs::remove_dir_all(dir.path().join("wal")).unwrap();
     // The point logged after the last flush went with the WAL: refused,
     // never opened as if nothing was missing.
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(
             matches!(&error, Error::MissingFile { file, .. } if file.ends_with("wal")),
             "{error}"
@@ -300,10 +293,7 @@ fn a_manifest_or_catalog_byte_that_still_decodes_is_caught_by_its_checksum() {
         let at = at.unwrap_or_else(|| name_at(&bytes));
         bytes[at] ^= 0x01;
         fs::write(&path, &bytes).unwrap();
-        for error in [
-            Db::open(dir.path()).unwrap_err(),
-            Db::open_read_only(dir.path()).unwrap_err(),
-        ] {
+        for error in both_opens_refuse(dir.path()) {
             assert!(
                 matches!(&error, Error::Corrupt { file, reason, .. } if *file == path && reason.contains("checksum")),
                 "{error}"
@@ -330,10 +320,7 @@ fn a_manifest_whose_checksum_holds_but_whose_body_does_not_names_the_offset() {
     let crc = crc32fast::hash(&bytes[20..body_end]);
     bytes[body_end..].copy_from_slice(&crc.to_le_bytes());
     fs::write(&path, &bytes).unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         match &error {
             Error::Corrupt { file, offset, .. } => {
                 assert_eq!((file, *offset), (&path, reference_at as u64), "{error}")
@@ -350,10 +337,7 @@ fn a_manifest_that_cannot_be_read_is_an_error_not_a_lost_one() {
     let path = dir.path().join("MANIFEST");
     fs::remove_file(&path).unwrap();
     fs::create_dir(&path).unwrap();
-    for error in [
-        Db::open(dir.path()).unwrap_err(),
-        Db::open_read_only(dir.path()).unwrap_err(),
-    ] {
+    for error in both_opens_refuse(dir.path()) {
         assert!(
             matches!(&error, Error::Io { path: p, .. } if *p == path),
             "{error}"
